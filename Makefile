@@ -1,0 +1,25 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Extra twistd options for `make run`, e.g. make run ARGS="--lucky 3"
+ARGS ?=
+
+.PHONY: run test clean
+
+$(STAMP): setup.py pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=23" "setuptools>=64" wheel
+	# compat mode puts this checkout on sys.path, so twistd sees twisted/plugins/ here.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/twistd --nodaemon --pidfile= examtwist $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/trial $(TRIAL_ARGS) tests
+
+clean:
+	rm -rf $(VENV) _trial_temp *.egg-info build

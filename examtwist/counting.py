@@ -1,0 +1,75 @@
+"""
+Counting connections for the lucky-connection greeting.
+
+The factory asks a counter for each new connection's number; the lucky one also gets the
+addresses of every connection counted so far. Only the first C{lucky} addresses can ever be
+shown, so no more are kept.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IAddress
+
+_WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+
+
+def ordinal(n: int) -> str:
+    """
+    "first" … "tenth", then "11th", "21st", "22nd", "23rd", "101st", "111th".
+    """
+    if 1 <= n <= len(_WORDS):
+        return _WORDS[n - 1]
+    if 10 <= n % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def format_address(address: IAddress) -> str:
+    """
+    C{127.0.0.1:38184}, C{[::1]:38184}; an IPv4 peer on an IPv6 socket is shown as IPv4.
+    """
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None or port is None:
+        # UNIX sockets and other transports have no ip:port.
+        name = getattr(address, "name", None)
+        return str(name.decode() if isinstance(name, bytes) else name or address)
+    if host.startswith("::ffff:") and "." in host:
+        host = host[len("::ffff:"):]
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+class Counted(NamedTuple):
+    number: int
+    # The addresses of connections 1..lucky in counting order, for the lucky connection only.
+    lucky_addresses: list[str] | None
+
+
+class InMemoryCounter:
+    """
+    Counts connections of one process, from 1 at server start.
+    """
+
+    def __init__(self, lucky: int) -> None:
+        if lucky < 1:
+            raise ValueError("the lucky number must be 1 or more")
+        self.lucky = lucky
+        self.counted = 0
+        self._addresses: list[str] = []
+
+    def count(self, address: str) -> Deferred[Counted]:
+        """
+        Count one connection; a Deferred so that a shared, database-backed counter fits too.
+        """
+        self.counted += 1
+        if self.counted <= self.lucky:
+            self._addresses.append(address)
+        listed = list(self._addresses) if self.counted == self.lucky else None
+        return succeed(Counted(self.counted, listed))

@@ -1,0 +1,108 @@
+"""
+The running service: opens the store and the password pool, listens, and on stop drains the
+connections before closing what they use.
+"""
+
+from __future__ import annotations
+
+import resource
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.logger import Logger
+
+log = Logger()
+
+
+class ExamService(MultiService):
+    """
+    The root service. Its children are the listeners; they start after the store has queued
+    its schema work (every query waits behind it in the store's single thread) and stop first,
+    so no new connection arrives while the open ones are told to leave.
+    """
+
+    def __init__(self, store, hasher, factory) -> None:
+        super().__init__()
+        self.store = store
+        self.hasher = hasher
+        self.factory = factory
+
+    def startService(self) -> None:
+        raise_open_files_limit()
+        self.hasher.start()
+        self.store.start().addErrback(self._store_failed)
+        log.info("Using the database {path}", path=self.store.path)
+        super().startService()
+
+    def _store_failed(self, failure) -> None:
+        log.failure("Could not open the database {path}", failure, path=self.store.path)
+        self.factory.reactor.stop()
+
+    def stopService(self) -> Deferred[None]:
+        return ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        await super().stopService()
+        if self.factory.connections:
+            log.info("Closing {n} connections", n=len(self.factory.connections))
+        await self.factory.shutdown()
+        self.hasher.stop()
+        await self.store.close()
+        log.info("Stopped")
+
+
+class ListeningService(Service):
+    """
+    Listens on an endpoint while running, and logs where, so a user knows where to connect.
+    A port that cannot be bound fails the start at once, and twistd says why.
+    """
+
+    def __init__(self, what: str, endpoint, factory) -> None:
+        self.what = what
+        self.endpoint = endpoint
+        self.factory = factory
+        self.port = None
+
+    def privilegedStartService(self) -> None:
+        # Listen here, before twistd drops privileges, so ports below 1024 work.
+        failures = []
+        self.endpoint.listen(self.factory).addCallbacks(self._listening, failures.append)
+        if failures:
+            failures[0].raiseException()
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        if self.port is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def _listening(self, port) -> None:
+        self.port = port
+        log.info("{what} listening on {where}", what=self.what, where=describe(port.getHost()))
+
+    def stopService(self):
+        super().stopService()
+        port, self.port = self.port, None
+        if port is not None:
+            return port.stopListening()
+
+
+def describe(address) -> str:
+    host, port = getattr(address, "host", None), getattr(address, "port", None)
+    if host is None:
+        return str(getattr(address, "name", address))
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def raise_open_files_limit() -> None:
+    """Each connection is a file descriptor: allow as many as the hard limit does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as e:
+        log.warn("Could not raise the open-files limit from {soft}: {e}", soft=soft, e=e)
+    else:
+        log.info("Raised the open-files limit from {soft} to {new}", soft=soft, new=wanted)

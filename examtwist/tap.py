@@ -1,0 +1,71 @@
+"""
+The twistd plugin's options and C{makeService}: the one place that reads the configuration and
+wires the parts together.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from examtwist.counting import InMemoryCounter
+from examtwist.passwords import HashCost, PasswordHasher
+from examtwist.protocol import ExamFactory
+from examtwist.service import ExamService, ListeningService
+from examtwist.store import Store
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be 1 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+_positive_int.coerceDoc = "Must be 1 or more."
+_seconds.coerceDoc = "Seconds; 0 turns it off."
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run the examtwist exam server. Endpoints are Twisted endpoint strings: "
+        "tcp:6666:interface=0.0.0.0 for every IPv4 interface, tcp6:6666:interface=\\:\\: for "
+        "IPv6, ssl:6666:privateKey=key.pem:certKey=cert.pem for TLS."
+    )
+    optParameters = [
+        ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
+        ["db", None, "examtwist.db", "SQLite database file (created if missing)."],
+        ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
+        ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
+        ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
+        ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
+        ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+    ]
+
+    def postOptions(self) -> None:
+        try:
+            self["hash-cost"] = HashCost(self["hash-memory"], self["hash-rounds"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
+
+
+def makeService(config: Options, reactor=None) -> ExamService:
+    if reactor is None:
+        from twisted.internet import reactor
+    store = Store(reactor, config["db"])
+    hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
+    factory = ExamFactory(
+        reactor, store, hasher, InMemoryCounter(config["lucky"]), config["idle-timeout"]
+    )
+    root = ExamService(store, hasher, factory)
+    exam_endpoint = serverFromString(reactor, config["exam"])
+    ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
+    return root

@@ -1,0 +1,21 @@
+from setuptools import setup
+
+setup(
+    name="examtwist",
+    version="1.0.0",
+    description="An exam server for a class, on Twisted: a line protocol for tests, a web lookup.",
+    python_requires=">=3.10",
+    # twisted.plugins has no __init__.py (it must not), so find_packages() would miss it.
+    packages=["examtwist", "twisted.plugins"],
+    install_requires=[
+        "Twisted>=24.11",
+        # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
+        "libpass[argon2]>=1.9",
+    ],
+    extras_require={
+        "test": ["hypothesis"],
+    },
+    entry_points={
+        "console_scripts": ["examtwist = examtwist.admin:main"],
+    },
+)
