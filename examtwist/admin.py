@@ -1,0 +1,205 @@
+"""
+The C{examtwist} admin command: look at and fill the database a server uses.
+
+    examtwist exams list
+    examtwist exams import NAME QUESTIONS ANSWERS [--replace]
+    examtwist results [--csv]
+    examtwist users list
+
+It goes through the same L{Store} as the server, so it is safe to run beside a running server.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import sys
+
+from twisted.internet.task import react
+from twisted.python import usage
+
+from examtwist import __version__
+from examtwist.exams import ExamFileError, read_exam
+from examtwist.store import ExamExists, Store
+
+
+class AdminError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+class _DatabaseOptions(usage.Options):
+    optParameters = [["db", None, "examtwist.db", "SQLite database file of the server."]]
+    # Commands that only read refuse to create an empty database by mistake.
+    creates_database = False
+
+
+class ExamsListOptions(_DatabaseOptions):
+    synopsis = "[--db PATH]"
+
+    async def run(self, store: Store, out) -> None:
+        exams = await store.list_exams()
+        rows = [(str(e.number), e.name, str(e.question_count)) for e in exams]
+        out.write(grid(("Number", "Test", "Questions"), rows))
+
+
+class ExamsImportOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--replace] NAME QUESTIONS_FILE ANSWERS_FILE"
+    optFlags = [["replace", None, "Give an existing test of that name these questions."]]
+    creates_database = True
+
+    def parseArgs(self, name, questions, answers) -> None:
+        self["name"], self["questions"], self["answers"] = name, questions, answers
+
+    async def run(self, store: Store, out) -> None:
+        try:
+            exam = read_exam(self["name"], self["questions"], self["answers"])
+        except (ExamFileError, ValueError) as e:
+            raise AdminError(f"{e}; nothing was imported") from e
+        try:
+            await store.add_exam(exam, replace=self["replace"])
+        except ExamExists:
+            raise AdminError(
+                f"a test named {exam.name!r} exists already; use --replace to change its"
+                " questions; nothing was imported"
+            ) from None
+        out.write(f"Imported {exam.name} with {len(exam.questions)} questions\n")
+
+
+class ExamsOptions(usage.Options):
+    synopsis = "list | import"
+    subCommands = [
+        ["list", None, ExamsListOptions, "List the tests students can take."],
+        ["import", None, ExamsImportOptions, "Add a test from questions and answers files."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which: exams list, or exams import")
+
+
+class ResultsOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--csv]"
+    optFlags = [["csv", None, "Write CSV with every stored field instead of the grid."]]
+
+    async def run(self, store: Store, out) -> None:
+        results = await store.list_results()
+        if self["csv"]:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(
+                ["username", "test", "status", "grade", "correct", "answered", "total",
+                 "started_at", "finished_at", "client"]
+            )
+            for r in results:
+                grade = "" if r.grade is None else f"{r.grade:.1f}"
+                writer.writerow(
+                    [r.username, r.test, r.status, grade, r.correct, r.answered, r.total,
+                     r.started_at, r.finished_at, r.client]
+                )
+            return
+        rows = [
+            (
+                r.username,
+                r.test,
+                r.status if r.grade is None else f"{r.grade:.1f}",
+                r.finished_at.replace("T", " ").replace("Z", " UTC"),
+            )
+            for r in results
+        ]
+        out.write(grid(("Client", "Test", "Result", "Date"), rows))
+
+
+class UsersListOptions(_DatabaseOptions):
+    synopsis = "[--db PATH]"
+
+    async def run(self, store: Store, out) -> None:
+        users = await store.list_users()
+        rows = [(u.username, u.created_at.replace("T", " ").replace("Z", " UTC"), str(u.results))
+                for u in users]
+        out.write(grid(("Username", "Registered", "Results"), rows))
+
+
+class UsersOptions(usage.Options):
+    synopsis = "list"
+    subCommands = [["list", None, UsersListOptions, "List the registered students."]]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which: users list")
+
+
+class AdminOptions(usage.Options):
+    synopsis = "examtwist COMMAND [options]"
+    longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
+    subCommands = [
+        ["exams", None, ExamsOptions, "List or import tests."],
+        ["results", None, ResultsOptions, "Show every stored result."],
+        ["users", None, UsersOptions, "List the registered students."],
+    ]
+
+    def opt_version(self) -> None:
+        """Display the examtwist version and exit."""
+        print(f"examtwist {__version__}")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which command: exams, results or users")
+
+    def command(self):
+        """The innermost options object, the one that runs."""
+        options = self
+        while getattr(options, "subCommand", None) is not None:
+            options = options.subOptions
+        return options
+
+
+def grid(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """
+    The original log's table: every cell padded to its column, one space after the widest,
+    and a rule between rows.
+    """
+    widths = [max(len(cell) for cell in column) + 1 for column in zip(header, *rows)]
+    rule = "+" + "+".join("-" * w for w in widths) + "+\n"
+
+    def line(cells):
+        return "|" + "|".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "|\n"
+
+    return rule + line(header) + rule + "".join(line(row) + rule for row in rows)
+
+
+async def _run(reactor, command, out) -> None:
+    path = command["db"]
+    if not command.creates_database and not os.path.exists(path):
+        raise AdminError(f"no database at {path} (give --db, or start the server once)")
+    store = Store(reactor, path)
+    try:
+        await store.start()
+        await command.run(store, out)
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None, out=None) -> None:
+    out = out or sys.stdout
+    options = AdminOptions()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
+    except usage.UsageError as e:
+        sys.stderr.write(f"{options}\nexamtwist: {e}\n")
+        raise SystemExit(2)
+
+    def run(reactor):
+        from twisted.internet.defer import ensureDeferred
+
+        return ensureDeferred(_run(reactor, options.command(), out)).addErrback(_report)
+
+    react(run)
+
+
+def _report(failure) -> None:
+    if failure.check(AdminError, OSError, sqlite3.Error):
+        sys.stderr.write(f"examtwist: {failure.value}\n")
+    else:
+        failure.printTraceback(sys.stderr)
+    raise SystemExit(1)

@@ -1,0 +1,191 @@
+"""
+What many tests share: a store in a temp dir, the server running in this process on a free
+port, a client that awaits replies, and C{twistd -n examtwist} as a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.internet.protocol import Protocol, ProcessProtocol
+
+from examtwist.replies import Reply, ReplyParser
+from examtwist.store import Store
+from examtwist.tap import Options, makeService
+
+# The same options users have, set to the cheapest argon2id cost: tests stay fast, and still
+# hash for real.
+FAST_HASH = ["--hash-memory", "64", "--hash-rounds", "1"]
+LOOPBACK = "127.0.0.1"
+
+
+def temp_dir(testcase) -> str:
+    path = os.path.abspath(testcase.mktemp())
+    os.makedirs(path)
+    return path
+
+
+def temp_db(testcase) -> str:
+    return os.path.join(temp_dir(testcase), "examtwist.db")
+
+
+async def open_store(testcase, path: str | None = None) -> Store:
+    store = Store(reactor, path or temp_db(testcase))
+    testcase.addCleanup(store.close)
+    await store.start()
+    return store
+
+
+def server_options(testcase, *args: str) -> Options:
+    options = Options()
+    options.parseOptions(
+        ["--exam", f"tcp:0:interface={LOOPBACK}", "--db", temp_db(testcase), *FAST_HASH, *args]
+    )
+    return options
+
+
+async def start_server(testcase, *args: str, options: Options | None = None):
+    """
+    Run the whole service in this process, as twistd would build it, on a free port.
+
+    @return: (the root service, the exam port number)
+    """
+    service = makeService(options or server_options(testcase, *args), reactor)
+    service.startService()
+    testcase.addCleanup(lambda: service.running and service.stopService())
+    listener = next(iter(service))
+    return service, listener.port.getHost().port
+
+
+class ReplyClient(Protocol):
+    """
+    A client for tests: C{send} lines, C{await reply()} the replies in order. Once the server
+    closes, waiting for a reply fails with L{ConnectionDone}.
+    """
+
+    def __init__(self) -> None:
+        self.parser = ReplyParser()
+        self.received: list[Reply] = []
+        self.waiting: list[Deferred] = []
+        self.closed: Deferred[None] = Deferred()
+        self.is_closed = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.extend(self.parser.feed(data))
+        while self.received and self.waiting:
+            self.waiting.pop(0).callback(self.received.pop(0))
+
+    def connectionLost(self, reason) -> None:
+        self.is_closed = True
+        for waiter in self.waiting:
+            waiter.errback(ConnectionDone("the server closed the connection"))
+        self.waiting = []
+        self.closed.callback(None)
+
+    def send(self, *lines: str | bytes, ending: bytes = b"\r\n") -> None:
+        self.transport.write(
+            b"".join((line.encode() if isinstance(line, str) else line) + ending for line in lines)
+        )
+
+    def reply(self) -> Deferred[Reply]:
+        if self.received:
+            return succeed(self.received.pop(0))
+        if self.is_closed:
+            return fail(ConnectionDone("the server closed the connection"))
+        d: Deferred[Reply] = Deferred()
+        self.waiting.append(d)
+        return d
+
+    async def ask(self, line: str | bytes) -> Reply:
+        self.send(line)
+        return await self.reply()
+
+
+async def connect(port: int, host: str = LOOPBACK, greeting: bool = True) -> ReplyClient:
+    """Connect; unless told not to, read the greeting first."""
+    client = await connectProtocol(TCP4ClientEndpoint(reactor, host, port), ReplyClient())
+    if greeting:
+        client.greeting = await client.reply()
+    return client
+
+
+async def logged_in(port: int, username: str, password: str = "correct horse") -> ReplyClient:
+    """A connection with a freshly registered user."""
+    client = await connect(port)
+    reply = await client.ask(f"REGISTER {username} {password}")
+    assert reply.code == 231, reply
+    return client
+
+
+def twistd_path() -> str:
+    beside = os.path.join(os.path.dirname(sys.executable), "twistd")
+    return beside if os.path.exists(beside) else shutil.which("twistd")
+
+
+class Twistd(ProcessProtocol):
+    """
+    C{twistd -n examtwist} as a child process, the way a user starts it. Its log says where
+    each service listens; L{started} fires with those addresses once all have been seen.
+    """
+
+    _LISTENING = re.compile(r"\] (.+?) listening on (\S+?):(\d+)$")
+
+    def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
+        self.expect = set(expect)
+        self.ports: dict[str, int] = {}
+        self.output = b""
+        self.started: Deferred[dict[str, int]] = Deferred()
+        self.ended: Deferred[int] = Deferred()
+        self.exit_code: int | None = None
+        self._partial = b""
+
+    @classmethod
+    def spawn(cls, testcase, *args: str, cwd: str | None = None, expect=("Exam service",)) -> "Twistd":
+        cwd = cwd or temp_dir(testcase)
+        process = cls(expect)
+        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
+                "--exam", f"tcp:0:interface={LOOPBACK}", *FAST_HASH, *args]
+        process.cwd = cwd
+        reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
+        testcase.addCleanup(process.kill)
+        return process
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            match = self._LISTENING.search(line.decode("utf-8", "replace").rstrip())
+            if match:
+                self.ports[match.group(1)] = int(match.group(3))
+        if not self.started.called and self.expect <= set(self.ports):
+            self.started.callback(self.ports)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        self.exit_code = reason.value.exitCode
+        self.signal = reason.value.signal
+        if not self.started.called:
+            self.started.errback(
+                RuntimeError(f"twistd ended before listening:\n{self.output.decode(errors='replace')}")
+            )
+        self.ended.callback(self.exit_code)
+
+    def terminate(self) -> Deferred[int]:
+        """SIGTERM, as a service manager sends; fires with the exit code."""
+        if not self.ended.called:
+            self.transport.signalProcess("TERM")
+        return self.ended
+
+    def kill(self) -> Deferred[int] | None:
+        if not self.ended.called:
+            self.transport.signalProcess("KILL")
+            return self.ended
+        return None
