@@ -210,12 +210,12 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
 
     def _resume(self, _=None) -> None:
         self._done()
-        if not self._closing and self.transport is not None and self.connected:
+        if not self._closing and not self._lost.called:
             self.resumeProducing()
 
     def _done(self) -> None:
         self._busy = False
-        if self._closing:
+        if self._closing or self._lost.called:
             return
         if self._shutdown_requested:
             self._close(421, "Server shutting down")

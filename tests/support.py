@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
+from twisted.internet.task import deferLater
 
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import Store
@@ -51,13 +52,13 @@ def server_options(testcase, *args: str) -> Options:
     return options
 
 
-async def start_server(testcase, *args: str, options: Options | None = None):
+async def start_server(testcase, *args: str, options: Options | None = None, hasher=None):
     """
     Run the whole service in this process, as twistd would build it, on a free port.
 
     @return: (the root service, the exam port number)
     """
-    service = makeService(options or server_options(testcase, *args), reactor)
+    service = makeService(options or server_options(testcase, *args), reactor, hasher=hasher)
     service.startService()
     testcase.addCleanup(lambda: service.running and service.stopService())
     listener = next(iter(service))
@@ -122,6 +123,15 @@ async def logged_in(port: int, username: str, password: str = "correct horse") -
     reply = await client.ask(f"REGISTER {username} {password}")
     assert reply.code == 231, reply
     return client
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    """Let the reactor run until C{condition()} holds."""
+    for _ in range(int(timeout / 0.005)):
+        if condition():
+            return
+        await deferLater(reactor, 0.005, lambda: None)
+    raise AssertionError(f"still not true after {timeout} s: {condition}")
 
 
 def twistd_path() -> str:

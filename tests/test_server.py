@@ -1,0 +1,163 @@
+"""
+The whole service in this process, over real sockets on 127.0.0.1.
+"""
+
+import socket
+
+from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.endpoints import TCP6ClientEndpoint, connectProtocol
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial import unittest
+
+from examtwist.passwords import HashCost, PasswordHasher
+from examtwist.replies import Reply
+
+from tests.support import ReplyClient, connect, eventually, logged_in, open_store, start_server
+from tests.test_protocol import MATH_KEY, GatedHasher
+
+
+def deferred_test(f):
+    def run(self):
+        return ensureDeferred(f(self))
+    run.__name__, run.__doc__ = f.__name__, f.__doc__
+    return run
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class EndToEndTests(unittest.TestCase):
+    @deferred_test
+    async def test_pipelined_session_in_one_write(self):
+        """REGISTER, EXAMS, TAKE and five answers in one write: every reply, in order."""
+        service, port = await start_server(self)
+        c = await connect(port)
+        c.send("REGISTER pipe secret", "EXAMS", "TAKE math", *MATH_KEY)
+        replies = [await c.reply() for _ in range(8)]
+        self.assertEqual([r.code for r in replies], [231, 212, 350, 350, 350, 350, 350, 250])
+        self.assertEqual([r.lines[0] for r in replies[2:7]], [f"Question {i} of 5" for i in range(1, 6)])
+        self.assertEqual(replies[-1].text, "Your grade is 100.0 (5/5 correct)")
+        [stored] = await service.store.list_results()
+        self.assertEqual((stored.username, stored.grade), ("pipe", 100.0))
+
+    @deferred_test
+    async def test_reactor_never_waits_for_a_hash(self):
+        """While one LOGIN is stuck in a hash, another connection is answered at once."""
+        hasher = GatedHasher(reactor, HashCost(64, 1))
+        self.addCleanup(hasher.gate.set)
+        service, port = await start_server(self, hasher=hasher)
+        hashing = await connect(port)
+        hashing.send("LOGIN alice pw")
+        pending = hashing.reply()
+        await reactor_thread_waits_for(hasher.entered)
+        other = await connect(port)
+        self.assertEqual((await other.ask("EXAMS")).code, 212)
+        self.assertEqual((await other.ask("HELP")).code, 214)
+        self.assertFalse(pending.called)
+        hasher.gate.set()
+        self.assertEqual((await pending).code, 535)
+
+    @deferred_test
+    async def test_lucky_greeting_lists_the_real_client_ports(self):
+        service, port = await start_server(self, "--lucky", "7")
+        clients = [await connect(port) for _ in range(8)]
+        ports = [f"127.0.0.1:{c.transport.getHost().port}" for c in clients]
+        self.assertEqual(
+            clients[6].greeting,
+            Reply(220, ("Congratulations you are the seventh user!!!", *ports[:7], "Welcome to the server!")),
+        )
+        for c in clients[:6] + clients[7:]:
+            self.assertEqual(c.greeting, Reply(220, ("Welcome to the server!",)))
+
+    @deferred_test
+    async def test_lucky_greeting_over_ipv6(self):
+        if not has_ipv6_loopback():
+            raise unittest.SkipTest("no IPv6 loopback here")
+        service, port = await start_server(self, "--lucky", "2", "--exam", r"tcp6:0:interface=\:\:1")
+        first = await connectProtocol(TCP6ClientEndpoint(reactor, "::1", port), ReplyClient())
+        await first.reply()
+        second = await connectProtocol(TCP6ClientEndpoint(reactor, "::1", port), ReplyClient())
+        greeting = await second.reply()
+        self.assertEqual(
+            greeting.lines[1:3],
+            (f"[::1]:{first.transport.getHost().port}", f"[::1]:{second.transport.getHost().port}"),
+        )
+
+    @deferred_test
+    async def test_client_that_half_closes_gets_every_reply(self):
+        """`printf '...' | nc -N`: lines then EOF; all answered, then the server closes."""
+        service, port = await start_server(self)
+        c = await connect(port)
+        c.send("REGISTER halfway pw", "TAKE 2", "A")
+        c.transport.loseWriteConnection()
+        replies = [await c.reply() for _ in range(3)]
+        self.assertEqual([r.code for r in replies], [231, 350, 350])
+        await c.closed
+        await service.stopService()
+        store = await open_store(self, service.store.path)
+        self.assertEqual([(r.status, r.answered) for r in await store.list_results()], [("abandoned", 1)])
+
+    @deferred_test
+    async def test_vanishing_client_mid_test(self):
+        service, port = await start_server(self)
+        c = await logged_in(port, "gone")
+        await c.ask("TAKE math")
+        await c.ask("B")
+        c.transport.abortConnection()
+        await c.closed
+        survivor = await logged_in(port, "stays")
+        self.assertEqual((await survivor.ask("TAKE 1")).code, 350)
+        await service.stopService()
+        store = await open_store(self, service.store.path)
+        self.assertEqual([(r.username, r.status) for r in await store.list_results()],
+                         [("gone", "abandoned"), ("stays", "abandoned")])
+
+    @deferred_test
+    async def test_stop_tells_everyone_and_keeps_their_tests(self):
+        service, port = await start_server(self)
+        idle = await connect(port)
+        testing = await logged_in(port, "tester")
+        await testing.ask("TAKE python")
+        await service.stopService()
+        for c in (idle, testing):
+            self.assertEqual(await c.reply(), Reply(421, ("Server shutting down",)))
+            await c.closed
+        store = await open_store(self, service.store.path)
+        self.assertEqual([r.status for r in await store.list_results()], ["abandoned"])
+
+    @deferred_test
+    async def test_log_tells_the_story_without_passwords(self):
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        service, port = await start_server(self)
+        c = await logged_in(port, "logme", "s3cret-pass")
+        await c.ask("QUIT")
+        c = await connect(port)
+        await c.ask("LOGIN logme wrong-pass")
+        await c.ask("LOGIN logme s3cret-pass")
+        await c.ask("TAKE math")
+        for letter in MATH_KEY:
+            await c.ask(letter)
+        await c.ask("QUIT")
+        await eventually(lambda: not service.factory.connections)
+        text = "\n".join(formatEvent(e) for e in events)
+        for expected in ["Connection 1 from 127.0.0.1:", "Account logme created",
+                         "Failed login 1 for logme", "logme logged in", "logme scored 100.0 on math",
+                         "Connection 2 from 127.0.0.1:"]:
+            self.assertIn(expected, text)
+        self.assertRegex(text, r"Connection 2 from 127\.0\.0\.1:\d+ closed \(user logme\)")
+        self.assertNotIn("s3cret", text)
+        self.assertNotIn("wrong-pass", text)
+
+
+async def reactor_thread_waits_for(event):
+    """Let the reactor run until a worker thread has set C{event}."""
+    await eventually(event.is_set)
