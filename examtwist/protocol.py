@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -60,10 +60,12 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.attempt: Attempt | None = None
         self.failed_logins = 0
         self._busy = False
+        self._write_blocked = False
         self._closing = False
         self._input_ended = False
         self._shutdown_requested = False
         self._linger = None
+        self._draining = False
         self._lost: Deferred[None] = Deferred()
 
     # Connection life
@@ -72,6 +74,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.callLater = self.factory.reactor.callLater
         self.address = format_address(self.transport.getPeer())
         self.factory.connections.add(self)
+        self.transport.registerProducer(_WriteBackpressure(self), True)
         self._run(self._greet)
 
     async def _greet(self) -> None:
@@ -143,12 +146,13 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self._closing = True
         self.setTimeout(None)
         self.clearLineBuffer()
+        self.transport.unregisterProducer()
         if self._input_ended or not hasattr(self.transport, "loseWriteConnection"):
             self.transport.loseConnection()
             return
         self.transport.loseWriteConnection()
-        if self.paused:
-            self.resumeProducing()  # read on, so the client's EOF or reset can arrive
+        self._draining = True
+        self._set_reading()  # read on, so the client's EOF or reset can arrive
         self._linger = self.callLater(LINGER_SECONDS, self.transport.abortConnection)
 
     # Lines
@@ -198,7 +202,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         if result is not None and hasattr(result, "__await__"):
             d = ensureDeferred(result)
             if not d.called:
-                self.pauseProducing()
+                self._set_reading()
                 d.addErrback(self._failed).addCallback(self._resume)
                 return
             d.addErrback(self._failed)
@@ -210,7 +214,19 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
 
     def _resume(self, _=None) -> None:
         self._done()
-        if not self._closing and not self._lost.called:
+        self._set_reading()
+
+    def _set_reading(self) -> None:
+        """
+        Read lines only while no earlier line is in hand and the client takes its replies;
+        a closing connection reads on, to drop what arrives.
+        """
+        if self._lost.called or (self._closing and not self._draining):
+            return
+        hold = (self._busy or self._write_blocked) and not self._closing
+        if hold and not self.paused:
+            self.pauseProducing()
+        elif not hold and self.paused:
             self.resumeProducing()
 
     def _done(self) -> None:
@@ -400,6 +416,28 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
                 client=self.address,
             )
         )
+
+
+@implementer(IPushProducer)
+class _WriteBackpressure:
+    """
+    Registered with the transport: when a client sends lines but does not read the replies,
+    its transport's write buffer fills and the protocol stops reading its lines.
+    """
+
+    def __init__(self, protocol: ExamProtocol) -> None:
+        self.protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self.protocol._write_blocked = True
+        self.protocol._set_reading()
+
+    def resumeProducing(self) -> None:
+        self.protocol._write_blocked = False
+        self.protocol._set_reading()
+
+    def stopProducing(self) -> None:
+        pass
 
 
 class ExamFactory(ServerFactory):

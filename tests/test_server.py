@@ -161,3 +161,26 @@ class EndToEndTests(unittest.TestCase):
 async def reactor_thread_waits_for(event):
     """Let the reactor run until a worker thread has set C{event}."""
     await eventually(event.is_set)
+
+
+class BackpressureTests(unittest.TestCase):
+    @deferred_test
+    async def test_client_that_does_not_read_is_not_read_either(self):
+        """
+        Lines from a client that never reads its replies stop being read once its replies
+        fill the buffers, so it cannot make the server hold unbounded output; once it reads
+        again every reply arrives, in order.
+        """
+        service, port = await start_server(self)
+        c = await connect(port)
+        # A small receive window, so little of the output hides in kernel buffers.
+        c.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        c.transport.pauseProducing()
+        lines = 10000
+        c.send(*["HELP"] * lines)
+        [server_side] = service.factory.connections
+        await eventually(lambda: server_side._write_blocked and server_side.paused)
+        c.transport.resumeProducing()
+        await eventually(lambda: len(c.received) == lines, timeout=60)
+        self.assertEqual({r.code for r in c.received}, {214})
+        self.assertFalse(server_side.paused)
