@@ -8,7 +8,8 @@ setup(
     # twisted.plugins has no __init__.py (it must not), so find_packages() would miss it.
     packages=["examtwist", "twisted.plugins"],
     install_requires=[
-        "Twisted>=24.11",
+        # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports.
+        "Twisted[tls]>=24.11",
         # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
         "libpass[argon2]>=1.9",
     ],

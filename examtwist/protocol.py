@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
-from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
+from twisted.internet.interfaces import (
+    IHalfCloseableDescriptor,
+    IHalfCloseableProtocol,
+    IPushProducer,
+)
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -30,6 +34,8 @@ MAX_LINE = 1024  # bytes, not counting the line ending
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
 MAX_PASSWORD = 128
 MAX_FAILED_LOGINS = 3
+# Bytes of unhandled lines held while a client does not read its replies.
+MAX_HELD = 65536
 # After its last reply, a closing connection reads and drops what the client still sends, for
 # this long at most, so that reply is not destroyed by a reset for unread input.
 LINGER_SECONDS = 2.0
@@ -61,6 +67,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.failed_logins = 0
         self._busy = False
         self._write_blocked = False
+        self._socket_paused = False
         self._closing = False
         self._input_ended = False
         self._shutdown_requested = False
@@ -147,7 +154,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         self.clearLineBuffer()
         self.transport.unregisterProducer()
-        if self._input_ended or not hasattr(self.transport, "loseWriteConnection"):
+        if self._input_ended or not IHalfCloseableDescriptor.providedBy(self.transport):
             self.transport.loseConnection()
             return
         self.transport.loseWriteConnection()
@@ -163,6 +170,8 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         super().dataReceived(data)
         if self._closing:
             return
+        if self.paused and not self._socket_paused and len(self._buffer) > MAX_HELD:
+            self._set_reading()
         # More than MAX_LINE bytes with no line ending yet: too long, without waiting for the
         # rest. (A CR right at the limit may be the start of CRLF.)
         pending = self._buffer
@@ -218,16 +227,26 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
 
     def _set_reading(self) -> None:
         """
-        Read lines only while no earlier line is in hand and the client takes its replies;
-        a closing connection reads on, to drop what arrives.
+        Handle lines only while no earlier line is in hand and the client takes its replies.
+
+        While a line is in hand the socket is not read either. While only the replies are
+        stuck, the socket is read on until MAX_HELD bytes wait, because TLS may need to read
+        before it can write. A closing connection reads on, to drop what arrives.
         """
         if self._lost.called or (self._closing and not self._draining):
             return
-        hold = (self._busy or self._write_blocked) and not self._closing
-        if hold and not self.paused:
-            self.pauseProducing()
-        elif not hold and self.paused:
-            self.resumeProducing()
+        hold_lines = (self._busy or self._write_blocked) and not self._closing
+        hold_socket = hold_lines and (self._busy or len(self._buffer) > MAX_HELD)
+        if hold_socket != self._socket_paused:
+            self._socket_paused = hold_socket
+            if hold_socket:
+                self.transport.pauseProducing()
+            else:
+                self.transport.resumeProducing()
+        if hold_lines != self.paused:
+            self.paused = hold_lines
+            if not hold_lines:
+                self.dataReceived(b"")
 
     def _done(self) -> None:
         self._busy = False

@@ -2,6 +2,7 @@
 The whole service in this process, over real sockets on 127.0.0.1.
 """
 
+import os
 import socket
 
 from twisted.internet import reactor
@@ -13,7 +14,7 @@ from twisted.trial import unittest
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.replies import Reply
 
-from tests.support import ReplyClient, connect, eventually, logged_in, open_store, start_server
+from tests.support import ReplyClient, connect, eventually, logged_in, open_store, start_server, temp_dir
 from tests.test_protocol import MATH_KEY, GatedHasher
 
 
@@ -184,3 +185,56 @@ class BackpressureTests(unittest.TestCase):
         await eventually(lambda: len(c.received) == lines, timeout=60)
         self.assertEqual({r.code for r in c.received}, {214})
         self.assertFalse(server_side.paused)
+
+
+def self_signed_certificate(folder):
+    """A key and certificate for 127.0.0.1 / localhost, written as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = os.path.join(folder, "key.pem"), os.path.join(folder, "cert.pem")
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+class TLSTests(unittest.TestCase):
+    @deferred_test
+    async def test_tls_by_endpoint_string(self):
+        """`--exam ssl:...` serves the same protocol over TLS, certificate verified."""
+        from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
+        from twisted.internet.ssl import Certificate, optionsForClientTLS
+
+        key, cert = self_signed_certificate(temp_dir(self))
+        service, port = await start_server(
+            self, "--exam", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        )
+        with open(cert, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        endpoint = wrapClientTLS(optionsForClientTLS("localhost", trust),
+                                 TCP4ClientEndpoint(reactor, "127.0.0.1", port))
+        c = await connectProtocol(endpoint, ReplyClient())
+        self.assertEqual((await c.reply()).code, 220)
+        self.assertEqual((await c.ask("REGISTER tls pw")).code, 231)
+        self.assertEqual((await c.ask("TAKE math")).code, 350)
+        self.assertEqual(await c.ask("QUIT"), Reply(221, ("Bye",)))
+        await c.closed
