@@ -1,0 +1,137 @@
+"""
+C{python -m bench} (C{make bench}): run the scenarios against examtwist and, when the peers
+are present, the original thread-per-connection server, then write the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from examtwist.passwords import HashCost
+from examtwist.service import raise_open_files_limit
+
+from bench import report
+from bench.scenarios import SCENARIOS
+from bench.servers import examtwist, find_peers, threaded_peer
+from bench.session import ROOT, Bench
+
+# Tiny sizes for the smoke test in `make test`: every code path, a few seconds.
+SMOKE = {"held": [20], "storm_clients": 4, "students": 8, "rounds": 1, "duration": 0.5,
+         "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1}
+
+
+def _loads(text: str) -> list[int]:
+    return [int(n) for n in text.split(",")]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.strip())
+    parser.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers",
+                        help="directory of threaded_examd.py (default: ../shared/peers)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per load and server")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds of untimed load before a scenario's first round")
+    parser.add_argument("--held", type=_loads, default=[1000, 5000, 10000],
+                        help="held connections, comma-separated")
+    parser.add_argument("--storm-clients", type=int, default=64)
+    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--generators", type=int, default=1,
+                        help="generator processes sharing the students of scenario 3")
+    parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
+                        help="examtwist's --hash-memory, also used for the raw verify rate")
+    parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)
+    parser.add_argument("--baseline", metavar="TREE",
+                        help="another examtwist checkout to run beside this one (before/after)")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance.png",
+                        help="PNG to draw; an empty value draws none")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes and a cheap hash: checks the bench works, measures nothing")
+    options = parser.parse_args(argv)
+    if options.smoke:
+        for key, value in SMOKE.items():
+            setattr(options, key, value)
+    options.scenarios = options.scenarios.split(",")
+    unknown = set(options.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}")
+    return options
+
+
+def contenders(options, say) -> tuple[list, str]:
+    hash_cost = {"hash_memory": options.hash_memory, "hash_rounds": options.hash_rounds}
+    found = [examtwist(**hash_cost)]
+    if options.baseline:
+        found.append(examtwist("examtwist baseline", tree=options.baseline, **hash_cost))
+    peers = find_peers(options.peers)
+    note = ""
+    if peers is None:
+        note = f"No threaded_examd.py in {options.peers}: examtwist only, no ratios."
+        say(note)
+    else:
+        found.append(threaded_peer(peers))
+    return found, note
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+async def run(options, argv: list[str], say) -> Path:
+    raise_open_files_limit()
+    found, note = contenders(options, say)
+    bench = Bench(found, options, say)
+    started = datetime.now()
+    info = {
+        "started": started.strftime("%Y-%m-%d %H:%M"),
+        "command": "python -m bench " + shlex.join(argv),
+        "machine": machine(),
+        "rounds": options.rounds,
+        "duration": options.duration,
+        "servers": [c.name for c in found],
+        "peers_note": note,
+        "options": {k: str(v) for k, v in vars(options).items()},
+    }
+    try:
+        for name in options.scenarios:
+            say(f"{SCENARIOS[name].title}")
+            await SCENARIOS[name].run(bench)
+    finally:
+        bench.close()
+    info["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    info["measurements"] = bench.measurements
+    summaries = [SCENARIOS[name].summary(bench.measurements) for name in options.scenarios]
+    results = options.results / f"{started.strftime('%Y-%m-%dT%H%M%S')}.json"
+    report.write_json(results, info, summaries)
+    shown = os.path.relpath(results, ROOT) if results.is_relative_to(ROOT) else str(results)
+    report.update_page(options.report, report.markdown(info, summaries, shown))
+    if str(options.plot) not in ("", "."):
+        report.plot(options.plot, summaries, f"examtwist bench, {info['started']}")
+    say(f"Results: {results}; tables: {options.report}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    options = parse(argv)
+    asyncio.run(run(options, argv, lambda text: print(text, file=sys.stderr, flush=True)))
+
+
+if __name__ == "__main__":
+    main()

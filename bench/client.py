@@ -1,0 +1,96 @@
+"""
+The load generator's side of docs/protocol.md, on asyncio: an instrument apart from the
+Twisted server it measures.
+
+A bench connection has one request in flight at a time, so a reply is complete when the bytes
+received end with a last line (C{DDD text}); only its code is read. examtwist.replies parses
+replies in full, for clients that need their text; here that would cost the generator more CPU
+than the server spends on some lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class UnexpectedReply(Exception):
+    """The server answered with another code than the scenario expects: figures are void."""
+
+
+class ExamConnection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._codes: deque[int] = deque()
+        self._waiter: asyncio.Future[int] | None = None
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        if not buffer.endswith(b"\r\n"):
+            return
+        last = buffer.rfind(b"\n", 0, len(buffer) - 1) + 1
+        if buffer[last + 3] != 0x20:  # "DDD-": more lines of this reply follow
+            return
+        code = int(buffer[last:last + 3])
+        buffer.clear()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(code)
+        else:
+            self._codes.append(code)
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError("the server closed the connection"))
+
+    def reply(self) -> asyncio.Future[int]:
+        """The code of the next reply."""
+        future = asyncio.get_running_loop().create_future()
+        if self._codes:
+            future.set_result(self._codes.popleft())
+        elif self.closed:
+            future.set_exception(ConnectionError("the server closed the connection"))
+        else:
+            self._waiter = future
+        return future
+
+    def ask(self, line: bytes) -> asyncio.Future[int]:
+        self.transport.write(line + b"\r\n")
+        return self.reply()
+
+    async def expect(self, line: bytes, *codes: int) -> int:
+        code = await self.ask(line)
+        if code not in codes:
+            raise UnexpectedReply(f"{line.decode(errors='replace')!r} got {code}, wanted {codes}")
+        return code
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def connect(host: str, port: int) -> ExamConnection:
+    """A connection past the greeting."""
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(ExamConnection, host, port)
+    code = await connection.reply()
+    if code != 220:
+        connection.close()
+        raise UnexpectedReply(f"greeting {code}")
+    return connection
+
+
+async def leave(connection: ExamConnection) -> None:
+    """QUIT, then close once the server's 221 is in."""
+    try:
+        await connection.expect(b"QUIT", 221)
+    finally:
+        connection.close()

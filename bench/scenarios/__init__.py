@@ -1,0 +1,8 @@
+"""
+The scenarios, in the order a run takes them. A scenario is a module here whose C{SCENARIO}
+is a L{bench.scenario.Scenario}; list it below to run it.
+"""
+
+from bench.scenarios import held, storm, throughput
+
+SCENARIOS = {module.SCENARIO.name: module.SCENARIO for module in (held, storm, throughput)}

@@ -1,0 +1,73 @@
+"""
+Scenario 3: test throughput. Logged-in students each take tests back to back (TAKE, then
+five answers), sending each line as soon as the previous reply is in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from bench.scenario import Column, Panel, Ratio, Scenario, Target, below, ratio_above
+from bench.session import Worker, ms
+
+PASSWORD = "correct horse battery"
+ANSWERS = Ratio("answers_per_s", "answers/s, examtwist ÷ threaded peer")
+
+
+class Throughput(Scenario):
+    name = "throughput"
+    title = "3. Test throughput"
+    load_label = "students"
+    description = (
+        "Every student registers on its own connection, then takes the math test again and "
+        "again: TAKE math, then five answers, each line sent when the previous reply is in. "
+        "Reply latency counts every line (TAKE and answers); answers/s counts answers."
+    )
+    columns = [
+        Column("answers_per_s", "answers/s"),
+        Column("reply_p50_ms", "reply p50 (ms)"),
+        Column("reply_p99_ms", "reply p99 (ms)"),
+        Column("server_cpu", "server CPU (cores)", ".2f"),
+        Column("generator_cpu", "busiest generator CPU (cores)", ".2f"),
+    ]
+    ratios = [ANSWERS]
+    panels = [
+        Panel("answers_per_s", "answers/s"),
+        Panel("reply_p99_ms", "reply p99 (ms)", target=20, log=True),
+    ]
+    targets = [
+        Target("answers/s ≥ 5× the threaded peer's at the same load", ratio_above(ANSWERS, 5)),
+        Target("reply p99 ≤ 20 ms", below("reply_p99_ms", 20, "ms")),
+    ]
+
+    async def run(self, bench) -> None:
+        students = bench.options.students
+        generators = bench.options.generators
+        contenders = bench.of_kind(self.kind)
+        async with contextlib.AsyncExitStack() as stack:
+            running = {}
+            for contender in contenders:
+                server = await stack.enter_async_context(bench.serving(contender))
+                workers = await stack.enter_async_context(bench.generators(*(
+                    Worker.start("students", host=server.host, port=server.port,
+                                 students=len(range(g, students, generators)),
+                                 prefix=f"student{g}x", password=PASSWORD)
+                    for g in range(generators)
+                )))
+                running[contender.name] = server, workers
+                await bench.measure(server, workers, bench.options.warmup)
+            for number, contender in bench.alternating(contenders):
+                server, workers = running[contender.name]
+                measured = await bench.measure(server, workers, bench.options.duration)
+                latencies = measured.latencies()
+                bench.record(
+                    self.name, contender.name, students, number,
+                    answers_per_s=measured.total("answers") / measured.seconds,
+                    reply_p50_ms=ms(latencies.percentile(50)),
+                    reply_p99_ms=ms(latencies.percentile(99)),
+                    server_cpu=measured.server_cpu,
+                    generator_cpu=measured.generator_cpu(),
+                )
+
+
+SCENARIO = Throughput()

@@ -1,0 +1,151 @@
+"""
+The servers under test: each a child process on a free 127.0.0.1 port with a database of its
+own in a temp dir, and what /proc says about its memory and CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
+_PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
+
+
+class ServerFailed(Exception):
+    """A server under test did not start, or died."""
+
+
+@dataclass
+class Contender:
+    """
+    A server a scenario runs against. C{kind} says which scenarios it fits: "exam" servers
+    speak docs/protocol.md.
+    """
+
+    name: str
+    kind: str
+    start: object  # async (workdir: Path) -> RunningServer
+    # What one LOGIN of this server spends on its password hash, as bench.worker.Verify
+    # options: the storm's raw rate is measured with exactly this.
+    verify: dict = field(default_factory=dict)
+
+
+class RunningServer:
+    def __init__(self, name: str, process: asyncio.subprocess.Process, port: int, log: Path) -> None:
+        self.name = name
+        self.process = process
+        self.pid = process.pid
+        self.host = HOST
+        self.port = port
+        self.log = log
+
+    def _status(self, key: str) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise ServerFailed(f"{self.name}: no {key} in /proc/{self.pid}/status")
+
+    def rss_kib(self) -> int:
+        return self._status("VmRSS")
+
+    def threads(self) -> int:
+        return self._status("Threads")
+
+    def cpu_seconds(self) -> float:
+        """User and system time of every thread of the process so far."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def check_alive(self) -> None:
+        if self.process.returncode is not None:
+            raise ServerFailed(f"{self.name} exited with {self.process.returncode}: see {self.log}")
+
+    async def stop(self) -> None:
+        """SIGTERM, as a service manager stops it; SIGKILL if it takes too long."""
+        if self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except asyncio.TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def _wait_for_port(process, log: Path, pattern: re.Pattern, name: str) -> int:
+    """Poll the server's log for the line that says where it listens."""
+    for _ in range(600):
+        if log.exists():
+            match = pattern.search(log.read_bytes())
+            if match:
+                return int(match.group(1))
+        if process.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+    tail = log.read_bytes()[-2000:].decode(errors="replace") if log.exists() else ""
+    raise ServerFailed(f"{name} did not start listening:\n{tail}")
+
+
+def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
+              hash_rounds: int = 2) -> Contender:
+    """
+    C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
+    measure an earlier version beside this one).
+    """
+    hash_options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+
+    async def start(workdir: Path) -> RunningServer:
+        log = workdir / "twistd.log"
+        twistd = Path(sys.executable).with_name("twistd")
+        env = dict(os.environ)
+        if tree:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
+        with open(workdir / "twistd.out", "wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
+                "--exam", f"tcp:0:interface={HOST}", "--db", str(workdir / "examtwist.db"),
+                *hash_options,
+                cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+            )
+        port = await _wait_for_port(process, log, _TWISTD_LISTENING, name)
+        return RunningServer(name, process, port, log)
+
+    return Contender(name, "exam", start, {"memory_kib": hash_memory, "rounds": hash_rounds})
+
+
+def threaded_peer(peers: Path) -> Contender:
+    """The original design: one thread per connection (../shared/peers/threaded_examd.py)."""
+    script = peers / "threaded_examd.py"
+
+    async def start(workdir: Path) -> RunningServer:
+        log = workdir / "threaded_examd.out"
+        with open(log, "wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(script), "--host", HOST, "--port", "0",
+                "--db", str(workdir / "users.db"),
+                cwd=workdir, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+            )
+        port = await _wait_for_port(process, log, _PEER_LISTENING, "threaded peer")
+        return RunningServer("threaded peer", process, port, log)
+
+    return Contender("threaded peer", "exam", start, {"peer": str(script)})
+
+
+def find_peers(peers: Path | None) -> Path | None:
+    """The peers directory if it holds the threaded server, else None."""
+    if peers is not None and (peers / "threaded_examd.py").is_file():
+        return peers
+    return None

@@ -1,0 +1,178 @@
+"""
+One bench run: the contenders, the generator processes, the rounds, and every measurement
+taken, in the order it was taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+from bench.latency import Latencies
+from bench.servers import RunningServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerFailed(Exception):
+    """A generator process stopped before answering: its stderr says why."""
+
+
+class Worker:
+    """A generator process (L{bench.worker}) driven over its stdin and stdout."""
+
+    def __init__(self, role: str, process: asyncio.subprocess.Process) -> None:
+        self.role = role
+        self.process = process
+        self.ready: dict = {}
+
+    @classmethod
+    async def start(cls, role: str, **spec) -> "Worker":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.worker", role, json.dumps(spec),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, limit=1 << 24,
+        )
+        worker = cls(role, process)
+        worker.ready = (await worker._read())["ready"]
+        return worker
+
+    async def _read(self) -> dict:
+        line = await self.process.stdout.readline()
+        if not line:
+            await self.process.wait()
+            error = (await self.process.stderr.read()).decode(errors="replace")
+            raise WorkerFailed(f"{self.role} generator exited {self.process.returncode}:\n{error}")
+        return json.loads(line)
+
+    async def round(self, seconds: float) -> dict:
+        self.process.stdin.write(json.dumps({"go": seconds}).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self._read()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+@dataclass
+class Round:
+    """What one timed round measured: each generator's result and the server's side."""
+
+    results: list[dict]
+    seconds: float
+    server_cpu: float  # cores the server used on average, over the round
+    server_rss_peak_kib: int
+
+    def latencies(self, role_results: list[dict] | None = None) -> Latencies:
+        merged = Latencies()
+        for result in role_results if role_results is not None else self.results:
+            merged.merge(Latencies.from_json(result["latency"]))
+        return merged
+
+    def total(self, key: str, role_results: list[dict] | None = None) -> int:
+        return sum(r[key] for r in (role_results if role_results is not None else self.results))
+
+    def generator_cpu(self, role_results: list[dict] | None = None) -> float:
+        """The busiest generator process's CPU use over the round, in cores."""
+        return max(r["generator_cpu_seconds"] / r["wall_seconds"]
+                   for r in (role_results if role_results is not None else self.results))
+
+
+class Bench:
+    """
+    The run's settings and measurements. Scenarios start servers and generators through it
+    and L{record} what they measure; the report is made from L{measurements}.
+    """
+
+    def __init__(self, contenders, options, say=None) -> None:
+        self.contenders = contenders
+        self.options = options
+        self.measurements: list[dict] = []
+        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self._tmp = Path(tempfile.mkdtemp(prefix="examtwist-bench-"))
+        self._started = 0
+
+    def close(self) -> None:
+        """Remove the servers' temp dirs (databases, logs)."""
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def of_kind(self, kind: str):
+        return [c for c in self.contenders if c.kind == kind]
+
+    def alternating(self, contenders, rounds: int | None = None):
+        """(round, contender) pairs, the order flipped every round so neither always goes first."""
+        for number in range(self.options.rounds if rounds is None else rounds):
+            order = contenders if number % 2 == 0 else contenders[::-1]
+            for contender in order:
+                yield number, contender
+
+    @contextlib.asynccontextmanager
+    async def serving(self, contender):
+        """A fresh server with an empty database, stopped on the way out."""
+        self._started += 1
+        workdir = self._tmp / f"{self._started:03d}-{contender.name.replace(' ', '-')}"
+        workdir.mkdir()
+        server = await contender.start(workdir)
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+    @contextlib.asynccontextmanager
+    async def generators(self, *starting):
+        """Start generator processes at once; stop them all on the way out."""
+        started = await asyncio.gather(*starting, return_exceptions=True)
+        workers = [w for w in started if isinstance(w, Worker)]
+        try:
+            for failed in started:
+                if isinstance(failed, BaseException):
+                    raise failed
+            yield workers
+        finally:
+            await asyncio.gather(*(w.stop() for w in workers))
+
+    async def measure(self, server: RunningServer, workers: list[Worker], seconds: float) -> Round:
+        """Run the workers for one timed round, sampling the server's CPU and memory."""
+        server.check_alive()
+        cpu, started = server.cpu_seconds(), perf_counter()
+        results = asyncio.ensure_future(asyncio.gather(*(w.round(seconds) for w in workers)))
+        peak = server.rss_kib()
+        while not results.done():
+            await asyncio.wait([results], timeout=0.25)
+            if server.process.returncode is None:
+                peak = max(peak, server.rss_kib())
+        server.check_alive()
+        wall = perf_counter() - started
+        return Round(await results, seconds, (server.cpu_seconds() - cpu) / wall, peak)
+
+    def record(self, scenario: str, server: str, load: int, round_number: int, **metrics) -> None:
+        self.measurements.append(
+            {"scenario": scenario, "server": server, "load": load, "round": round_number,
+             "metrics": metrics}
+        )
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in metrics.items())
+        self.say(f"  {scenario} {load} {server} round {round_number + 1}: {shown}")
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000

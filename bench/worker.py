@@ -1,0 +1,318 @@
+"""
+One load generator process: C{python -m bench.worker ROLE SPEC_JSON}.
+
+It sets its load up (connections, accounts, logins) and prints one JSON line C{{"ready": …}}.
+Then each C{{"go": SECONDS}} line on stdin runs the load that long and prints one JSON result
+line, which carries the process's own CPU time over the round: the proof that the generator
+is not what limits a figure. EOF on stdin closes the connections and ends the process.
+
+Separate processes keep the probe's timing out of the load's event loop, and let a load be
+split over several generators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import json
+import resource
+import sys
+import threading
+from time import perf_counter
+
+from examtwist.service import raise_open_files_limit
+
+from bench.client import connect, leave
+from bench.latency import Latencies
+
+# At most this many connects in flight: a listen backlog overflows otherwise, and the
+# kernel's SYN retry would add whole seconds to the setup.
+CONNECTS_AT_ONCE = 64
+
+
+async def _bounded(count: int, make, at_once: int = CONNECTS_AT_ONCE) -> list:
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(i):
+        async with gate:
+            return await make(i)
+
+    return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+class Hold:
+    """Idle connections, each past the greeting."""
+
+    def __init__(self, host: str, port: int, connections: int) -> None:
+        self.address = host, port
+        self.wanted = connections
+        self.connections = []
+
+    async def setup(self) -> dict:
+        self.connections = await _bounded(self.wanted, lambda i: connect(*self.address))
+        return {"held": len(self.connections)}
+
+    async def round(self, seconds: float) -> dict:
+        await asyncio.sleep(seconds)
+        return {"held": sum(not c.closed for c in self.connections)}
+
+    def close(self) -> None:
+        for c in self.connections:
+            c.close()
+
+
+class Probe:
+    """
+    One client sending EXAMS every C{interval} seconds. A reply later than the next send was
+    due also counts, as samples, the sends it held back (HdrHistogram's correction for
+    coordinated omission), so a stall shows in the percentiles for as long as it lasted.
+    """
+
+    def __init__(self, host: str, port: int, interval: float = 0.01) -> None:
+        self.address = host, port
+        self.interval = interval
+
+    async def setup(self) -> dict:
+        self.connection = await connect(*self.address)
+        await self.connection.expect(b"EXAMS", 212)
+        return {}
+
+    async def round(self, seconds: float) -> dict:
+        latencies = Latencies()
+        now = perf_counter()
+        end, due = now + seconds, now
+        while due < end:
+            now = perf_counter()
+            if now < due:
+                await asyncio.sleep(due - now)
+            sent = perf_counter()
+            await self.connection.expect(b"EXAMS", 212)
+            took = perf_counter() - sent
+            latencies.record(took)
+            held_back = took - self.interval
+            while held_back >= self.interval:
+                latencies.record(held_back)
+                held_back -= self.interval
+            due = max(due + self.interval, perf_counter())
+        return {"latency": latencies.to_json()}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+async def _register(host: str, port: int, username: str, password: str) -> None:
+    """An account for the load; one left by an earlier round is fine as it is."""
+    connection = await connect(host, port)
+    code = await connection.expect(f"REGISTER {username} {password}".encode(), 231, 553)
+    await leave(connection)
+    if code == 553:
+        connection = await connect(host, port)
+        await connection.expect(f"LOGIN {username} {password}".encode(), 230)
+        await leave(connection)
+
+
+class Storm:
+    """C{clients} clients, each logging in as its own user over and over: connect, LOGIN, QUIT."""
+
+    def __init__(self, host: str, port: int, clients: int, prefix: str, password: str) -> None:
+        self.address = host, port
+        self.logins = [
+            f"LOGIN {prefix}{i} {password}".encode() for i in range(clients)
+        ]
+        self.users = [f"{prefix}{i}" for i in range(clients)]
+        self.password = password
+
+    async def setup(self) -> dict:
+        await _bounded(
+            len(self.users), lambda i: _register(*self.address, self.users[i], self.password)
+        )
+        return {"users": len(self.users)}
+
+    async def round(self, seconds: float) -> dict:
+        latencies = Latencies()
+        end = perf_counter() + seconds
+        done = 0
+
+        async def client(login: bytes) -> None:
+            nonlocal done
+            while perf_counter() < end:
+                connection = await connect(*self.address)
+                sent = perf_counter()
+                await connection.expect(login, 230)
+                answered = perf_counter()
+                await leave(connection)
+                if answered <= end:
+                    latencies.record(answered - sent)
+                    done += 1
+
+        await asyncio.gather(*(client(login) for login in self.logins))
+        return {"logins": done, "latency": latencies.to_json()}
+
+    def close(self) -> None:
+        pass
+
+
+class Student:
+    """A logged-in connection taking one test after another, one line at a time."""
+
+    def __init__(self, connection, take: bytes, answer: bytes, questions: int) -> None:
+        self.connection = connection
+        self.take = take
+        self.answer = answer
+        self.questions = questions
+        self.open_question = 0  # 0: between tests
+
+    def next_line(self) -> tuple[bytes, int]:
+        """The line to send and the reply code it must get."""
+        if not self.open_question:
+            return self.take, 350
+        return self.answer, 250 if self.open_question == self.questions else 350
+
+    def answered(self) -> bool:
+        """Move on after a reply; True if that line was an answer."""
+        was_answer = self.open_question > 0
+        self.open_question = 0 if self.open_question == self.questions else self.open_question + 1
+        return was_answer
+
+
+class Students:
+    """
+    C{students} logged-in students, each taking tests back to back (TAKE, then one answer
+    per question) as fast as the replies come.
+    """
+
+    def __init__(self, host: str, port: int, students: int, prefix: str, password: str,
+                 test: str = "math", answer: str = "B", questions: int = 5) -> None:
+        self.address = host, port
+        self.users = [f"{prefix}{i}" for i in range(students)]
+        self.password = password
+        self.take = f"TAKE {test}".encode()
+        self.answer = answer.encode()
+        self.questions = questions
+
+    async def setup(self) -> dict:
+        async def enrol(i: int) -> Student:
+            connection = await connect(*self.address)
+            await connection.expect(f"REGISTER {self.users[i]} {self.password}".encode(), 231)
+            return Student(connection, self.take, self.answer, self.questions)
+
+        self.students = await _bounded(len(self.users), enrol)
+        return {"students": len(self.students)}
+
+    async def round(self, seconds: float) -> dict:
+        latencies = Latencies()
+        end = perf_counter() + seconds
+        answers = 0
+
+        async def work(student: Student) -> None:
+            nonlocal answers
+            while perf_counter() < end:
+                line, code = student.next_line()
+                sent = perf_counter()
+                await student.connection.expect(line, code)
+                answered = perf_counter()
+                latencies.record(answered - sent)
+                if student.answered() and answered <= end:
+                    answers += 1
+
+        await asyncio.gather(*(work(s) for s in self.students))
+        return {"answers": answers, "latency": latencies.to_json()}
+
+    def close(self) -> None:
+        for s in self.students:
+            s.connection.close()
+
+
+def _threaded_examd_verify(path: str):
+    """The peer's own PBKDF2 verify, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("threaded_examd", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stored = module.hash_password("bench password")
+    return lambda: module.verify_password(stored, "bench password")
+
+
+def _argon2_verify(memory_kib: int, rounds: int):
+    """A verify with the CryptContext settings the server hashes with."""
+    from examtwist.passwords import HashCost, crypt_context
+
+    context = crypt_context(HashCost(memory_kib, rounds))
+    stored = context.hash("bench password")
+    return lambda: context.verify("bench password", stored)
+
+
+class Verify:
+    """
+    The raw verify rate of a password hash on C{threads} threads, nothing else: the physical
+    limit of a login storm on this machine.
+    """
+
+    def __init__(self, threads: int = 2, peer: str | None = None,
+                 memory_kib: int | None = None, rounds: int | None = None) -> None:
+        self.threads = threads
+        self.verify = _threaded_examd_verify(peer) if peer else _argon2_verify(memory_kib, rounds)
+
+    async def setup(self) -> dict:
+        self.verify()
+        return {}
+
+    async def round(self, seconds: float) -> dict:
+        end = perf_counter() + seconds
+        counts = [0] * self.threads
+
+        def spin(i: int) -> None:
+            while perf_counter() < end:
+                self.verify()
+                counts[i] += 1
+
+        threads = [threading.Thread(target=spin, args=(i,)) for i in range(self.threads)]
+        for t in threads:
+            t.start()
+        await asyncio.to_thread(lambda: [t.join() for t in threads])
+        return {"verifies": sum(counts)}
+
+    def close(self) -> None:
+        pass
+
+
+ROLES = {"hold": Hold, "probe": Probe, "storm": Storm, "students": Students, "verify": Verify}
+
+
+def _emit(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def serve(role: str, spec: dict) -> None:
+    raise_open_files_limit()
+    job = ROLES[role](**spec)
+    _emit({"ready": await job.setup()})
+    gc.freeze()  # what setup made lives to the end; keep the collector off it
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    try:
+        while line := await commands.readline():
+            seconds = json.loads(line)["go"]
+            cpu, started = _cpu_seconds(), perf_counter()
+            result = await job.round(seconds)
+            result["generator_cpu_seconds"] = _cpu_seconds() - cpu
+            result["wall_seconds"] = perf_counter() - started
+            _emit(result)
+    finally:
+        job.close()
+
+
+def main(argv: list[str]) -> None:
+    role, spec = argv
+    asyncio.run(serve(role, json.loads(spec)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
