@@ -5,12 +5,18 @@ One SQLite file holds users, tests, questions and results. All calls go through 
 connection pool with a single connection (SQLite allows one writer; one connection also keeps
 each interaction's reads and writes together), so each method is one short transaction in
 that thread and returns a Deferred. Only parameterized SQL.
+
+Two kinds of call come many at a time under load, and each is served by one transaction for
+all the calls that arrive while it waits its turn (L{_Coalescing}): results are written with
+one commit per batch, and the tests EXAMS and TAKE need are kept in memory, checked against
+C{PRAGMA data_version} so a test the admin command imports is seen at once.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -21,10 +27,6 @@ from twisted.logger import Logger
 from examtwist.exams import BUILTIN_EXAMS, Exam, Question
 
 log = Logger()
-
-# Test numbers as EXAMS lists them, 1 to n, follow the order tests were added in.
-_MAX_TEST_NUMBER = 10**9
-
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -142,6 +144,9 @@ class Store:
         self._pool: adbapi.ConnectionPool | None = None
         self._inflight: set[Deferred] = set()
         self._closed = False
+        self._bank_cache = _BankCache()
+        self._bank_checks = _Coalescing(self, _fresh_bank, self._bank_cache)
+        self._result_writes = _Coalescing(self, _record_results)
 
     def start(self) -> Deferred[None]:
         """Open the file and bring its schema up to date (C{create_db} of the original)."""
@@ -157,7 +162,7 @@ class Store:
             cp_reactor=self._reactor,
             cp_noisy=False,
         )
-        return self._run(_migrate)
+        return self._run(_migrate, self._bank_cache)
 
     async def close(self) -> None:
         if self._closed:
@@ -168,17 +173,19 @@ class Store:
             self._pool.close()
 
     def _run(self, interaction, *args) -> Deferred:
+        """
+        Run an interaction in the pool's thread. L{close} waits for it and for the callbacks
+        its caller has added by then, so a batch's results are delivered before the close.
+        """
         if self._closed or self._pool is None:
             return fail(StoreClosed())
-        done: Deferred[None] = Deferred()
-        self._inflight.add(done)
+        running = self._pool.runInteraction(interaction, *args)
+        self._inflight.add(running)
+        return running.addBoth(self._finished, running)
 
-        def finished(result):
-            self._inflight.discard(done)
-            done.callback(None)
-            return result
-
-        return self._pool.runInteraction(interaction, *args).addBoth(finished)
+    def _finished(self, result, running: Deferred):
+        self._inflight.discard(running)
+        return result
 
     # Users
 
@@ -199,11 +206,11 @@ class Store:
     # Tests
 
     def list_exams(self) -> Deferred[list[ExamSummary]]:
-        return self._run(_list_exams)
+        return self._bank_checks(None).addCallback(lambda bank: bank.summaries)
 
     def get_exam(self, wanted: str) -> Deferred[Exam | None]:
         """The test EXAMS lists under this number, or with this name in any case."""
-        return self._run(_get_exam, wanted)
+        return self._bank_checks(None).addCallback(lambda bank: bank.find(wanted))
 
     def add_exam(self, exam: Exam, replace: bool = False) -> Deferred[None]:
         """
@@ -212,21 +219,117 @@ class Store:
 
         @raise ExamExists: (in the Deferred) when the name is taken and C{replace} is false.
         """
-        return self._run(_add_exam, exam, replace, utc_now())
+        return self._run(_add_exam, exam, replace, utc_now(), self._bank_cache)
 
     # Results
 
     def record_result(self, result: Result) -> Deferred[None]:
-        return self._run(_record_result, result)
+        """Store a result; the Deferred fires once it is committed."""
+        return self._result_writes(result)
 
     def list_results(self) -> Deferred[list[Result]]:
         return self._run(_list_results)
 
 
+class _Coalescing:
+    """
+    Calls of one interaction that arrive while it still waits in the store's queue join it:
+    at rest each call runs alone and at once; under load one transaction serves every call
+    that came in meanwhile. The interaction takes the list of the calls' items and returns
+    one outcome per item, an exception instance for an item that failed alone.
+    """
+
+    def __init__(self, store: Store, interaction, *args) -> None:
+        self._store = store
+        self._interaction = interaction
+        self._args = args
+        # The lock makes "joined a batch" and "the batch started" exclusive: a call never
+        # joins a batch that has begun to read or write.
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[object, Deferred]] | None = None
+
+    def __call__(self, item) -> Deferred:
+        done: Deferred = Deferred()
+        with self._lock:
+            batch = self._waiting
+            first = batch is None
+            if first:
+                batch = self._waiting = []
+            batch.append((item, done))
+        if first:
+            self._store._run(self._start, batch).addCallbacks(
+                self._deliver, self._fail, callbackArgs=(batch,), errbackArgs=(batch,)
+            )
+        return done
+
+    def _start(self, txn, batch):
+        """In the store's thread: close the batch to newcomers, then run it."""
+        with self._lock:
+            self._waiting = None
+        return self._interaction(txn, [item for item, _ in batch], *self._args)
+
+    def _deliver(self, outcomes, batch) -> None:
+        for (_, done), outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                done.errback(outcome)
+            else:
+                done.callback(outcome)
+
+    def _fail(self, failure, batch) -> None:
+        with self._lock:
+            if self._waiting is batch:  # it never started (the store was closed)
+                self._waiting = None
+        for _, done in batch:
+            done.errback(failure)
+
+
+class _ExamBank:
+    """Every stored test in number order, as EXAMS lists them and TAKE looks them up."""
+
+    def __init__(self, tests: list[tuple[str, tuple[Question, ...]]]) -> None:
+        self.summaries = [
+            ExamSummary(number, name, len(questions))
+            for number, (name, questions) in enumerate(tests, 1)
+        ]
+        # A test without questions is listed but cannot be taken.
+        self._exams = [Exam(name, questions) if questions else None for name, questions in tests]
+        self._by_name = {_fold(exam.name): exam for exam in self._exams if exam is not None}
+
+    def find(self, wanted: str) -> Exam | None:
+        if wanted.isdigit() and wanted.isascii():
+            number = int(wanted)
+            return self._exams[number - 1] if 1 <= number <= len(self._exams) else None
+        return self._by_name.get(_fold(wanted))
+
+
+# SQLite's lower() folds ASCII letters only; names match the way the unique index says.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: str) -> str:
+    return name.translate(_ASCII_LOWER)
+
+
+class _BankCache:
+    """
+    The last L{_ExamBank} read and the C{data_version} it was read at. Only the store's
+    thread touches it, so it needs no lock.
+    """
+
+    def __init__(self) -> None:
+        self.bank: _ExamBank | None = None
+        self.version: int | None = None
+
+    def forget(self) -> None:
+        """This connection changed the tests (data_version counts other connections only)."""
+        self.bank = None
+
+
 # The interactions: plain DB-API code, each run in the pool's thread as one transaction.
 
 
-def _migrate(txn) -> None:
+def _migrate(txn, bank: _BankCache) -> None:
+    bank.forget()
     txn.execute("BEGIN IMMEDIATE")
     txn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     txn.execute("SELECT version FROM schema_version")
@@ -277,44 +380,29 @@ def _list_users(txn) -> list[UserSummary]:
     return [UserSummary(*row) for row in txn.fetchall()]
 
 
-def _list_exams(txn) -> list[ExamSummary]:
+def _fresh_bank(txn, calls: list, bank: _BankCache) -> list[_ExamBank]:
+    """The tests as stored now: the cached bank, unless another connection has committed."""
+    txn.execute("PRAGMA data_version")
+    version = txn.fetchone()[0]
+    if bank.bank is None or version != bank.version:
+        bank.bank, bank.version = _read_bank(txn), version
+    return [bank.bank] * len(calls)
+
+
+def _read_bank(txn) -> _ExamBank:
+    txn.execute("SELECT id, name FROM tests ORDER BY id")
+    tests = {test_id: (name, []) for test_id, name in txn.fetchall()}
     txn.execute(
-        "SELECT tests.name, count(questions.position) FROM tests"
-        " LEFT JOIN questions ON questions.test_id = tests.id"
-        " GROUP BY tests.id ORDER BY tests.id"
+        "SELECT test_id, text, choice_a, choice_b, choice_c, choice_d, answer FROM questions"
+        " ORDER BY test_id, position"
     )
-    return [ExamSummary(number, name, count) for number, (name, count) in enumerate(txn.fetchall(), 1)]
+    for test_id, text, a, b, c, d, answer in txn.fetchall():
+        tests[test_id][1].append(Question(tuple(text.split("\n")), (a, b, c, d), answer))
+    return _ExamBank([(name, tuple(questions)) for name, questions in tests.values()])
 
 
-def _find_test_id(txn, wanted: str) -> tuple[int, str] | None:
-    if wanted.isdigit() and wanted.isascii():
-        number = int(wanted)
-        if not 1 <= number <= _MAX_TEST_NUMBER:
-            return None
-        txn.execute("SELECT id, name FROM tests ORDER BY id LIMIT 1 OFFSET ?", (number - 1,))
-    else:
-        txn.execute("SELECT id, name FROM tests WHERE lower(name) = lower(?)", (wanted,))
-    return txn.fetchone()
-
-
-def _get_exam(txn, wanted: str) -> Exam | None:
-    found = _find_test_id(txn, wanted)
-    if found is None:
-        return None
-    test_id, name = found
-    txn.execute(
-        "SELECT text, choice_a, choice_b, choice_c, choice_d, answer FROM questions"
-        " WHERE test_id = ? ORDER BY position",
-        (test_id,),
-    )
-    questions = tuple(
-        Question(tuple(text.split("\n")), (a, b, c, d), answer)
-        for text, a, b, c, d, answer in txn.fetchall()
-    )
-    return Exam(name, questions) if questions else None
-
-
-def _add_exam(txn, exam: Exam, replace: bool, now: str) -> None:
+def _add_exam(txn, exam: Exam, replace: bool, now: str, bank: _BankCache) -> None:
+    bank.forget()
     txn.execute("SELECT id FROM tests WHERE lower(name) = lower(?)", (exam.name,))
     row = txn.fetchone()
     if row is None:
@@ -340,6 +428,18 @@ def _insert_questions(txn, test_id: int, exam: Exam) -> None:
             for position, q in enumerate(exam.questions, 1)
         ],
     )
+
+
+def _record_results(txn, results: list[Result]) -> list[LookupError | None]:
+    outcomes = []
+    for result in results:
+        try:
+            _record_result(txn, result)
+        except (LookupError, sqlite3.IntegrityError) as e:
+            outcomes.append(e)
+        else:
+            outcomes.append(None)
+    return outcomes
 
 
 def _record_result(txn, r: Result) -> None:

@@ -13,7 +13,7 @@ from twisted.trial import unittest
 
 from examtwist.store import Result
 
-from tests.support import open_store, temp_db, temp_dir
+from tests.support import logged_in, open_store, start_server, temp_db, temp_dir
 from tests.test_exams import GOOD_QUESTIONS
 
 
@@ -65,6 +65,20 @@ class ExamsCommandTests(AdminTestCase):
         self.assertEqual((code, out), (0, "Imported Basics with 2 questions\n"), err)
         exam = await store.get_exam("3")
         self.assertEqual((exam.name, [x.answer for x in exam.questions]), ("Basics", ["B", "C"]))
+
+    @deferred_test
+    async def test_running_server_offers_an_imported_test_at_once(self):
+        """A student already connected sees the test in the next EXAMS and can take it."""
+        self.db = temp_db(self)
+        service, port = await start_server(self, "--db", self.db)
+        student = await logged_in(port, "ada")
+        self.assertEqual((await student.ask("EXAMS")).lines[1:-1], ("1 math 5", "2 python 5"))
+        q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
+        out, err, code = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
+        self.assertEqual(code, 0, err)
+        self.assertEqual((await student.ask("EXAMS")).lines[1:-1],
+                         ("1 math 5", "2 python 5", "3 Basics 2"))
+        self.assertEqual((await student.ask("TAKE basics")).lines[:2], ("Question 1 of 2", "What is 1 + 1?"))
 
     @deferred_test
     async def test_bad_file_imports_nothing(self):

@@ -167,6 +167,41 @@ class ExamStoreTests(unittest.TestCase):
         self.assertEqual(len(await store.list_results()), 1)
 
 
+    @deferred_test
+    async def test_sees_tests_another_connection_adds(self):
+        """
+        The tests are kept in memory between requests, yet a test added or changed through
+        another connection (the admin command) is seen by the very next request.
+        """
+        path = temp_db(self)
+        server = await open_store(self, path)
+        self.assertEqual(len(await server.list_exams()), 2)
+        admin = Store(reactor, path)
+        await admin.start()
+        await admin.add_exam(QUIZ)
+        self.assertEqual((await server.list_exams())[-1], (3, "Quiz", 1))
+        self.assertEqual(await server.get_exam("3"), QUIZ)
+        await admin.add_exam(Exam("quiz", QUIZ.questions * 2), replace=True)
+        await admin.close()
+        self.assertEqual(len((await server.get_exam("QUIZ")).questions), 2)
+
+    @deferred_test
+    async def test_names_fold_ascii_letters_only(self):
+        """Names match in any case of A-Z, as SQLite's lower() folds them, nothing more."""
+        store = await open_store(self)
+        await store.add_exam(Exam("kelvin", QUIZ.questions))
+        self.assertEqual((await store.get_exam("KeLvIn")).name, "kelvin")
+        self.assertIsNone(await store.get_exam("\u212aelvin"))  # KELVIN SIGN lower()s to "k"
+
+    @deferred_test
+    async def test_test_without_questions_is_listed_not_taken(self):
+        store = await open_store(self)
+        await store.add_exam(Exam("Empty", ()))
+        self.assertEqual((await store.list_exams())[-1], (3, "Empty", 0))
+        self.assertIsNone(await store.get_exam("3"))
+        self.assertIsNone(await store.get_exam("empty"))
+
+
 class ResultTests(unittest.TestCase):
     @deferred_test
     async def test_record_and_list(self):
@@ -184,6 +219,23 @@ class ResultTests(unittest.TestCase):
         with self.assertRaises(LookupError):
             await store.record_result(result("nobody"))
         self.assertEqual(await store.list_results(), [])
+
+    @deferred_test
+    async def test_results_asked_for_together_fail_alone(self):
+        """
+        Results that arrive while a write is under way are written together; one that cannot
+        be stored fails by itself and the others are stored.
+        """
+        store = await open_store(self)
+        await store.add_user("alice", "h")
+        writes = [store.record_result(result()), store.record_result(result("nobody")),
+                  store.record_result(result(test="python")), store.record_result(result())]
+        outcomes = [await w.addCallbacks(lambda _: "stored", lambda f: f.trap(LookupError).__name__)
+                    for w in writes]
+        self.assertEqual(outcomes, ["stored", "LookupError", "stored", "stored"])
+        stored = await store.list_results()
+        self.assertEqual([(r.username, r.test) for r in stored],
+                         [("alice", "math"), ("alice", "python"), ("alice", "math")])
 
     @deferred_test
     async def test_close_waits_for_writes_in_flight(self):
