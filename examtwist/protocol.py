@@ -127,7 +127,11 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         pass
 
     def timeoutConnection(self) -> None:
-        self._close(421, "Idle timeout")
+        # The timer is not stopped while a line is in hand (re-arming it for every line costs
+        # more than the line); it counts only when it fires during a wait for the client, and
+        # _done starts a full period again once the line is answered.
+        if not self._busy:
+            self._close(421, "Idle timeout")
 
     def shutdown(self) -> Deferred[None]:
         """Server stopping: finish the line in hand, then 421 and close."""
@@ -197,10 +201,9 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
 
     def _run(self, handler, *args) -> None:
         """
-        Run a handler; while its Deferred is pending, hold back further lines and stop the
-        idle timer, which runs only while we wait for the client.
+        Run a handler; while its Deferred is pending, hold back further lines. The idle
+        timer counts only while we wait for the client (L{timeoutConnection}).
         """
-        self.setTimeout(None)
         self._busy = True
         try:
             result = handler(*args)
