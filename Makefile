@@ -1,12 +1,16 @@
 # Two commands on a fresh machine: `make run` and `make test`. Both build .venv first.
+# `make bench` adds the bench extra (matplotlib, py-spy) and runs bench/ (docs/performance.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 # Extra twistd options for `make run`, e.g. make run ARGS="--lucky 3"
 ARGS ?=
+# Options for `make bench`, e.g. make bench BENCH_ARGS="--scenarios held --rounds 1"
+BENCH_ARGS ?=
 
-.PHONY: run test clean
+.PHONY: run test bench clean
 
 $(STAMP): setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +24,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/trial $(TRIAL_ARGS) tests
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]' --config-settings editable_mode=compat
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) _trial_temp *.egg-info build

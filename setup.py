@@ -15,6 +15,8 @@ setup(
     ],
     extras_require={
         "test": ["hypothesis"],
+        # `make bench`: the plot, and the profiler that finds what a missed target costs.
+        "bench": ["matplotlib", "py-spy"],
     },
     entry_points={
         "console_scripts": ["examtwist = examtwist.admin:main"],

@@ -32,7 +32,12 @@ def _loads(text: str) -> list[int]:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.strip())
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the scenarios against examtwist and, when the peers are present, the "
+        "original thread-per-connection server; write bench/results/<date>.json, the tables in "
+        "docs/performance.md and the plot docs/performance.png.",
+    )
     parser.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers",
                         help="directory of threaded_examd.py (default: ../shared/peers)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
@@ -56,6 +61,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance.png",
                         help="PNG to draw; an empty value draws none")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy each measured round of every server into DIR/*.txt "
+                             "(collapsed stacks; summarize with python -m bench.profile)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and a cheap hash: checks the bench works, measures nothing")
     options = parser.parse_args(argv)

@@ -79,6 +79,7 @@ def plot(path: Path, summaries, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     summaries = [s for s in summaries if s.loads]
     rows = max(len(s.scenario.panels) for s in summaries)
@@ -107,6 +108,9 @@ def plot(path: Path, summaries, title: str) -> None:
                            label=f"target {panel.target:g}")
             if panel.log:
                 ax.set_yscale("log")
+                plain = FuncFormatter(lambda y, _: f"{y:g}")
+                ax.yaxis.set_major_formatter(plain)
+                ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
             ax.set_xticks(range(len(summary.loads)), [f"{load:,}" for load in summary.loads])
             ax.set_xlabel(summary.scenario.load_label)
             ax.set_ylabel(panel.label, fontsize=8)

@@ -133,7 +133,7 @@ def below(metric: str, limit: float, unit: str, server: str = EXAMTWIST):
         spread = summary.spread(load, server, metric)
         if spread is None:
             return None
-        return f"{spread.format()} {unit}", spread.median <= limit
+        return f"{spread.format()} {unit}".strip(), spread.median <= limit
 
     return check
 
@@ -145,7 +145,7 @@ def above(metric: str, limit: float, unit: str, server: str = EXAMTWIST):
         spread = summary.spread(load, server, metric)
         if spread is None:
             return None
-        return f"{spread.format()} {unit}", spread.median >= limit
+        return f"{spread.format()} {unit}".strip(), spread.median >= limit
 
     return check
 

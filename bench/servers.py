@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HOST = "127.0.0.1"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
 _PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
 
@@ -64,7 +64,7 @@ class RunningServer:
         """User and system time of every thread of the process so far."""
         with open(f"/proc/{self.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def check_alive(self) -> None:
         if self.process.returncode is not None:

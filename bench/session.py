@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from time import perf_counter
 
 from bench.latency import Latencies
-from bench.servers import RunningServer
+from bench.servers import CLOCK_TICKS, RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +79,9 @@ class Round:
     seconds: float
     server_cpu: float  # cores the server used on average, over the round
     server_rss_peak_kib: int
+    # Cores used by everything else on the machine (other engineers' test suites): a round
+    # that shared the machine shows it here.
+    others_cpu: float
 
     def latencies(self, role_results: list[dict] | None = None) -> Latencies:
         merged = Latencies()
@@ -147,9 +151,15 @@ class Bench:
         finally:
             await asyncio.gather(*(w.stop() for w in workers))
 
-    async def measure(self, server: RunningServer, workers: list[Worker], seconds: float) -> Round:
-        """Run the workers for one timed round, sampling the server's CPU and memory."""
+    async def measure(self, server: RunningServer, workers: list[Worker], seconds: float,
+                      profile_as: str | None = None) -> Round:
+        """
+        Run the workers for one timed round, sampling the server's CPU and memory. With
+        --profile, py-spy samples the server over the round into C{profile_as}.txt.
+        """
         server.check_alive()
+        spy = await self._profile(server, seconds, profile_as)
+        machine, own = _machine_busy_seconds(), _own_cpu_seconds()
         cpu, started = server.cpu_seconds(), perf_counter()
         results = asyncio.ensure_future(asyncio.gather(*(w.round(seconds) for w in workers)))
         peak = server.rss_kib()
@@ -159,7 +169,28 @@ class Bench:
                 peak = max(peak, server.rss_kib())
         server.check_alive()
         wall = perf_counter() - started
-        return Round(await results, seconds, (server.cpu_seconds() - cpu) / wall, peak)
+        server_cpu = server.cpu_seconds() - cpu
+        generators = sum(r["generator_cpu_seconds"] for r in results.result())
+        others = (_machine_busy_seconds() - machine) - (_own_cpu_seconds() - own) - server_cpu - generators
+        if spy is not None:
+            await spy.wait()
+        return Round(results.result(), seconds, server_cpu / wall, peak, max(others, 0.0) / wall)
+
+    async def _profile(self, server: RunningServer, seconds: float, name: str | None):
+        if not (self.options.profile and name):
+            return None
+        self.options.profile.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).with_name("py-spy")
+        return await asyncio.create_subprocess_exec(
+            str(spy), "record", "--pid", str(server.pid), "--duration", str(max(1, round(seconds))),
+            "--rate", "250", "--format", "raw", "--nonblocking",
+            "--output", str(self.options.profile / f"{name}.txt"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def profile_name(scenario: str, load: int, contender, round_number: int) -> str:
+        return f"{scenario}-{load}-{contender.name.replace(' ', '-')}-round{round_number + 1}"
 
     def record(self, scenario: str, server: str, load: int, round_number: int, **metrics) -> None:
         self.measurements.append(
@@ -168,6 +199,18 @@ class Bench:
         )
         shown = ", ".join(f"{k}={_short(v)}" for k, v in metrics.items())
         self.say(f"  {scenario} {load} {server} round {round_number + 1}: {shown}")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _short(value) -> str:

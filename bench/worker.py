@@ -21,8 +21,6 @@ import sys
 import threading
 from time import perf_counter
 
-from examtwist.service import raise_open_files_limit
-
 from bench.client import connect, leave
 from bench.latency import Latencies
 
@@ -290,7 +288,7 @@ def _cpu_seconds() -> float:
 
 
 async def serve(role: str, spec: dict) -> None:
-    raise_open_files_limit()
+    # The open-files limit was raised by the bench before it started this process.
     job = ROLES[role](**spec)
     _emit({"ready": await job.setup()})
     gc.freeze()  # what setup made lives to the end; keep the collector off it

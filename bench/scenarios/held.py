@@ -26,6 +26,7 @@ class Held(Scenario):
         Column("probe_p99_ms", "probe p99 (ms)"),
         Column("server_cpu", "server CPU (cores)", ".2f"),
         Column("generator_cpu", "generator CPU (cores)", ".2f"),
+        Column("others_cpu", "others' CPU (cores)", ".2f"),
     ]
     ratios = [
         Ratio("rss_per_connection_kib", "RSS per connection, threaded peer ÷ examtwist",
@@ -53,7 +54,10 @@ class Held(Scenario):
                         async with bench.generators(
                             Worker.start("hold", connections=load, **address)
                         ) as (hold,):
-                            measured = await bench.measure(server, [probe, hold], bench.options.duration)
+                            measured = await bench.measure(
+                                server, [probe, hold], bench.options.duration,
+                                profile_as=bench.profile_name(self.name, load, contender, number),
+                            )
                             threads = server.threads()
                     probed, held = measured.results
                     if held["held"] != load:
@@ -68,6 +72,7 @@ class Held(Scenario):
                         probe_p99_ms=ms(latencies.percentile(99)),
                         server_cpu=measured.server_cpu,
                         generator_cpu=measured.generator_cpu(),
+                        others_cpu=measured.others_cpu,
                     )
 
 

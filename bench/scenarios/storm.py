@@ -36,6 +36,7 @@ class Storm(Scenario):
         Column("probe_p99_ms", "probe p99 (ms)"),
         Column("server_cpu", "server CPU (cores)", ".2f"),
         Column("generator_cpu", "generator CPU (cores)", ".2f"),
+        Column("others_cpu", "others' CPU (cores)", ".2f"),
     ]
     ratios = [
         Ratio("logins_per_s", "logins/s, examtwist ÷ threaded peer (different hashes)"),
@@ -70,7 +71,10 @@ class Storm(Scenario):
                 server, (storm, probe, raw) = running[contender.name]
                 rated = await raw.round(bench.options.duration)
                 raw_rate = rated["verifies"] / rated["wall_seconds"]
-                measured = await bench.measure(server, [storm, probe], bench.options.duration)
+                measured = await bench.measure(
+                    server, [storm, probe], bench.options.duration,
+                    profile_as=bench.profile_name(self.name, clients, contender, number),
+                )
                 stormed, probed = measured.results
                 logins = stormed["logins"] / measured.seconds
                 login_latencies = measured.latencies([stormed])
@@ -86,6 +90,7 @@ class Storm(Scenario):
                     probe_p99_ms=ms(probe_latencies.percentile(99)),
                     server_cpu=measured.server_cpu,
                     generator_cpu=measured.generator_cpu(),
+                    others_cpu=measured.others_cpu,
                 )
 
 

@@ -29,6 +29,7 @@ class Throughput(Scenario):
         Column("reply_p99_ms", "reply p99 (ms)"),
         Column("server_cpu", "server CPU (cores)", ".2f"),
         Column("generator_cpu", "busiest generator CPU (cores)", ".2f"),
+        Column("others_cpu", "others' CPU (cores)", ".2f"),
     ]
     ratios = [ANSWERS]
     panels = [
@@ -58,7 +59,10 @@ class Throughput(Scenario):
                 await bench.measure(server, workers, bench.options.warmup)
             for number, contender in bench.alternating(contenders):
                 server, workers = running[contender.name]
-                measured = await bench.measure(server, workers, bench.options.duration)
+                measured = await bench.measure(
+                    server, workers, bench.options.duration,
+                    profile_as=bench.profile_name(self.name, students, contender, number),
+                )
                 latencies = measured.latencies()
                 bench.record(
                     self.name, contender.name, students, number,
@@ -67,6 +71,7 @@ class Throughput(Scenario):
                     reply_p99_ms=ms(latencies.percentile(99)),
                     server_cpu=measured.server_cpu,
                     generator_cpu=measured.generator_cpu(),
+                    others_cpu=measured.others_cpu,
                 )
 
 

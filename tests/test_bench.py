@@ -1,0 +1,89 @@
+"""
+The benchmark (C{make bench}) at its smallest: every scenario runs end to end and writes its
+results, so the bench cannot rot. It measures nothing worth reading at this size.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.trial import unittest
+
+from bench.scenarios import SCENARIOS
+from bench.servers import find_peers
+from bench.session import ROOT
+
+from tests.support import temp_dir
+
+PEERS = ROOT.parent / "shared" / "peers"
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def deferred_test(f):
+    def run(self):
+        return ensureDeferred(f(self))
+    run.__name__, run.__doc__ = f.__name__, f.__doc__
+    return run
+
+
+class BenchSmokeTests(unittest.TestCase):
+    timeout = 180
+
+    async def bench(self, *args, plot=""):
+        """Run C{python -m bench --smoke} as make bench does; return its JSON and page."""
+        out = temp_dir(self)
+        page = os.path.join(out, "performance.md")
+        argv = ["-m", "bench", "--smoke", "--results", out, "--report", page, "--plot", plot, *args]
+        stdout, stderr, code = await getProcessOutputAndValue(
+            sys.executable, argv, env=os.environ, path=str(ROOT)
+        )
+        self.assertEqual(code, 0, stderr.decode(errors="replace"))
+        [results] = [name for name in os.listdir(out) if name.endswith(".json")]
+        with open(os.path.join(out, results), encoding="utf-8") as f:
+            data = json.load(f)
+        with open(page, encoding="utf-8") as f:
+            return data, f.read(), stderr.decode()
+
+    @deferred_test
+    async def test_every_scenario_against_examtwist_alone(self):
+        """
+        Without the peers the bench runs examtwist only, and says so. The plot needs the
+        bench extra (matplotlib), which `make bench` installs.
+        """
+        plot = os.path.join(temp_dir(self), "performance.png") if HAVE_MATPLOTLIB else ""
+        data, page, log = await self.bench("--peers", temp_dir(self), plot=plot)
+        if plot:
+            with open(plot, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertIn("examtwist only", log)
+        self.assertIn("examtwist only", page)
+        by_scenario = {}
+        for m in data["measurements"]:
+            by_scenario.setdefault(m["scenario"], []).append(m)
+        self.assertEqual(set(by_scenario), set(SCENARIOS))
+        self.assertEqual({m["server"] for m in data["measurements"]}, {"examtwist"})
+        [held] = by_scenario["held"]
+        self.assertGreater(held["metrics"]["rss_per_connection_kib"], 0)
+        self.assertGreater(held["metrics"]["probe_p99_ms"], 0)
+        [storm] = by_scenario["storm"]
+        self.assertGreater(storm["metrics"]["logins_per_s"], 0)
+        self.assertGreater(storm["metrics"]["raw_verifies_per_s"], 0)
+        [throughput] = by_scenario["throughput"]
+        self.assertGreater(throughput["metrics"]["answers_per_s"], 0)
+        for scenario in SCENARIOS.values():
+            self.assertIn(f"#### {scenario.title}", page)
+            self.assertIn(f"| {scenario.load_label} | server |", page)
+        self.assertIn("| 20 | examtwist |", page)
+
+    @deferred_test
+    async def test_beside_the_threaded_peer(self):
+        """With the peers present each round runs both servers, and ratios are quoted."""
+        if find_peers(PEERS) is None:
+            raise unittest.SkipTest(f"no threaded_examd.py in {PEERS}")
+        data, page, log = await self.bench("--peers", str(PEERS), "--scenarios", "storm")
+        self.assertEqual([m["server"] for m in data["measurements"]], ["examtwist", "threaded peer"])
+        self.assertIn("| 4 | threaded peer |", page)
+        self.assertIn("examtwist ÷ threaded peer at 4:", page)
