@@ -19,6 +19,7 @@ from examtwist.counting import InMemoryCounter
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.replies import Reply, ReplyParser
+from examtwist.store import StoreClosed
 
 from tests.support import eventually, open_store
 
@@ -406,6 +407,17 @@ class GradeStorageTests(ProtocolTestCase):
         db.execute("COMMIT")
         self.assertEqual((await c.reply()).code, 250)
         self.assertEqual([r.status for r in await self.store.list_results()], ["graded"])
+
+    @deferred_test
+    async def test_grade_not_stored_reopens_the_last_question(self):
+        """A grade that cannot be stored is not sent; the last answer can be given again."""
+        c = await self.answered_all_but_last()
+        await self.store.close()
+        self.assertEqual(await c.ask("C"), Reply(451, ("Local error, try again later",)))
+        self.assertEqual(len(self.flushLoggedErrors(StoreClosed)), 1)
+        self.factory.store = await open_store(self, self.store.path)
+        self.assertEqual(await c.ask("C"), Reply(250, ("Your grade is 100.0 (5/5 correct)",)))
+        self.assertEqual([r.status for r in await self.factory.store.list_results()], ["graded"])
 
     @deferred_test
     async def test_dropped_while_grade_is_stored(self):
