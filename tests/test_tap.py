@@ -1,11 +1,15 @@
+import gc
+
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 from twisted.trial import unittest
 
 from examtwist.passwords import HashCost
+from examtwist.service import YOUNG_GENERATION_THRESHOLD
 from examtwist.tap import Options, makeService
 
-from tests.support import temp_db
+from tests.support import start_server, temp_db
 
 
 class OptionsTests(unittest.TestCase):
@@ -50,3 +54,19 @@ class MakeServiceTests(unittest.TestCase):
         options = Options()
         options.parseOptions(["--idle-timeout", "0", "--db", temp_db(self)])
         self.assertIsNone(makeService(options, MemoryReactor()).factory.idle_timeout)
+
+
+class GarbageCollectionTests(unittest.TestCase):
+    def test_start_tunes_the_collector(self):
+        """
+        Once started, what start made is out of the collector's full passes and young objects
+        are collected less often, so collections do not stall every connection.
+        """
+        async def go():
+            self.addCleanup(gc.set_threshold, *gc.get_threshold())
+            gc.unfreeze()
+            gc.set_threshold(700, 10, 10)  # Python's defaults
+            await start_server(self)
+            self.assertGreater(gc.get_freeze_count(), 1000)
+            self.assertGreaterEqual(gc.get_threshold()[0], YOUNG_GENERATION_THRESHOLD)
+        return ensureDeferred(go())
