@@ -70,8 +70,13 @@ class Attempt:
     def total(self) -> int:
         return len(self.exam.questions)
 
+    def open_question(self) -> tuple[Question, int, int]:
+        """The open question, its number and how many there are."""
+        return self.exam.questions[self.index], self.index + 1, self.total
+
     def question_lines(self) -> list[str]:
-        return self.exam.questions[self.index].reply_lines(self.index + 1, self.total)
+        question, number, total = self.open_question()
+        return question.reply_lines(number, total)
 
     def answer(self, letter: str) -> bool:
         """

@@ -9,6 +9,7 @@ in the buffer and reading from the socket stops.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
@@ -24,7 +25,7 @@ from twisted.internet.protocol import ServerFactory
 from zope.interface import implementer
 
 from examtwist.counting import format_address, ordinal
-from examtwist.exams import Attempt, Exam, format_grade, grade_tenths
+from examtwist.exams import Attempt, Exam, Question, format_grade, grade_tenths
 from examtwist.replies import format_reply
 from examtwist.store import Result, utc_now
 
@@ -51,6 +52,12 @@ HELP = (
     "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters.",
     "End of help",
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def _question_reply(question: Question, number: int, total: int) -> bytes:
+    """A question's 350 reply is the same for every student who reaches it: format it once."""
+    return format_reply(350, *question.reply_lines(number, total))
 
 
 @implementer(IHalfCloseableProtocol)
@@ -142,8 +149,15 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         return self._lost
 
     def reply(self, code: int, *lines: str) -> None:
+        self._send(format_reply(code, *lines))
+
+    def _ask(self, attempt: Attempt) -> None:
+        """Send the open question of the attempt."""
+        self._send(_question_reply(*attempt.open_question()))
+
+    def _send(self, reply: bytes) -> None:
         if not self._closing:
-            self.transport.write(format_reply(code, *lines))
+            self.transport.write(reply)
 
     def _close(self, code: int | None = None, text: str = "") -> None:
         """
@@ -383,7 +397,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
             self.reply(550, "No such test")
             return
         self.attempt = Attempt(exam, started=utc_now())
-        self.reply(350, *self.attempt.question_lines())
+        self._ask(self.attempt)
 
     _COMMANDS = {
         "REGISTER": do_REGISTER,
@@ -403,7 +417,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         attempt = self.attempt
         correct_before = attempt.correct
         if not attempt.answer(letter):
-            return self.reply(350, *attempt.question_lines())
+            return self._ask(attempt)
         attempt.finishing = True
         return self._grade(attempt, attempt.correct > correct_before)
 
