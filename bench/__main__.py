@@ -24,7 +24,7 @@ from bench.session import ROOT, Bench
 
 # Tiny sizes for the smoke test in `make test`: every code path, a few seconds.
 SMOKE = {"held": [20], "storm_clients": 4, "students": 8, "rounds": 1, "duration": 0.5,
-         "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1}
+         "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1, "paced_rate": 100.0}
 
 
 def _loads(text: str) -> list[int]:
@@ -50,8 +50,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="held connections, comma-separated")
     parser.add_argument("--storm-clients", type=int, default=64)
     parser.add_argument("--students", type=int, default=1000)
-    parser.add_argument("--generators", type=int, default=1,
+    parser.add_argument("--generators", type=int, default=2,
                         help="generator processes sharing the students of scenario 3")
+    parser.add_argument("--paced-rate", type=float, default=1500.0,
+                        help="answers/s for scenario 3b when scenario 3 did not run the peer")
     parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
                         help="examtwist's --hash-memory, also used for the raw verify rate")
     parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)

@@ -13,7 +13,7 @@ from collections import Counter
 def _function(frame: str) -> str:
     """C{name (path/file.py:line)} -> C{name (file.py)}: one entry per function."""
     name, _, where = frame.partition(" (")
-    return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})" if where else name
+    return f"{name} ({where.rstrip(')').split(':')[0].rsplit('/', 1)[-1]})" if where else name
 
 
 def summarize(path: str, top: int = 25) -> str:

@@ -56,8 +56,8 @@ class Worker:
             raise WorkerFailed(f"{self.role} generator exited {self.process.returncode}:\n{error}")
         return json.loads(line)
 
-    async def round(self, seconds: float) -> dict:
-        self.process.stdin.write(json.dumps({"go": seconds}).encode() + b"\n")
+    async def round(self, seconds: float, **options) -> dict:
+        self.process.stdin.write(json.dumps({"go": seconds, **options}).encode() + b"\n")
         await self.process.stdin.drain()
         return await self._read()
 
@@ -152,16 +152,19 @@ class Bench:
             await asyncio.gather(*(w.stop() for w in workers))
 
     async def measure(self, server: RunningServer, workers: list[Worker], seconds: float,
-                      profile_as: str | None = None) -> Round:
+                      profile_as: str | None = None, **options) -> Round:
         """
-        Run the workers for one timed round, sampling the server's CPU and memory. With
-        --profile, py-spy samples the server over the round into C{profile_as}.txt.
+        Run the workers for one timed round (C{options} go to each worker's round), sampling
+        the server's CPU and memory. With --profile, py-spy samples the server over the
+        round into C{profile_as}.txt.
         """
         server.check_alive()
         spy = await self._profile(server, seconds, profile_as)
         machine, own = _machine_busy_seconds(), _own_cpu_seconds()
         cpu, started = server.cpu_seconds(), perf_counter()
-        results = asyncio.ensure_future(asyncio.gather(*(w.round(seconds) for w in workers)))
+        results = asyncio.ensure_future(
+            asyncio.gather(*(w.round(seconds, **options) for w in workers))
+        )
         peak = server.rss_kib()
         while not results.done():
             await asyncio.wait([results], timeout=0.25)

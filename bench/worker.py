@@ -2,7 +2,8 @@
 One load generator process: C{python -m bench.worker ROLE SPEC_JSON}.
 
 It sets its load up (connections, accounts, logins) and prints one JSON line C{{"ready": …}}.
-Then each C{{"go": SECONDS}} line on stdin runs the load that long and prints one JSON result
+Then each C{{"go": SECONDS, …}} line on stdin runs the load that long (with the round's
+options, if any, such as a paced rate) and prints one JSON result
 line, which carries the process's own CPU time over the round: the proof that the generator
 is not what limits a figure. EOF on stdin closes the connections and ends the process.
 
@@ -16,6 +17,7 @@ import asyncio
 import gc
 import importlib.util
 import json
+import random
 import resource
 import sys
 import threading
@@ -60,11 +62,32 @@ class Hold:
             c.close()
 
 
+async def _wait_until(due: float) -> float:
+    now = perf_counter()
+    if now < due:
+        await asyncio.sleep(due - now)
+    return due
+
+
+def _record_paced(latencies: Latencies, sent: float, answered: float, due: float,
+                  interval: float) -> float:
+    """
+    Record a paced request's latency; a reply later than the next send was due also counts
+    the sends it held back (HdrHistogram's correction for coordinated omission), so a stall
+    shows for as long as it lasted. Returns when the next send is due.
+    """
+    took = answered - sent
+    latencies.record(took)
+    held_back = took - interval
+    while held_back >= interval:
+        latencies.record(held_back)
+        held_back -= interval
+    return max(due + interval, answered)
+
+
 class Probe:
     """
-    One client sending EXAMS every C{interval} seconds. A reply later than the next send was
-    due also counts, as samples, the sends it held back (HdrHistogram's correction for
-    coordinated omission), so a stall shows in the percentiles for as long as it lasted.
+    One client sending EXAMS every C{interval} seconds (L{_record_paced}).
     """
 
     def __init__(self, host: str, port: int, interval: float = 0.01) -> None:
@@ -81,18 +104,10 @@ class Probe:
         now = perf_counter()
         end, due = now + seconds, now
         while due < end:
-            now = perf_counter()
-            if now < due:
-                await asyncio.sleep(due - now)
+            due = await _wait_until(due)
             sent = perf_counter()
             await self.connection.expect(b"EXAMS", 212)
-            took = perf_counter() - sent
-            latencies.record(took)
-            held_back = took - self.interval
-            while held_back >= self.interval:
-                latencies.record(held_back)
-                held_back -= self.interval
-            due = max(due + self.interval, perf_counter())
+            due = _record_paced(latencies, sent, perf_counter(), due, self.interval)
         return {"latency": latencies.to_json()}
 
     def close(self) -> None:
@@ -198,23 +213,37 @@ class Students:
         self.students = await _bounded(len(self.users), enrol)
         return {"students": len(self.students)}
 
-    async def round(self, seconds: float) -> dict:
+    async def round(self, seconds: float, rate: float | None = None) -> dict:
+        """
+        Without C{rate}, each student sends its next line as soon as a reply is in. With it
+        (answers/s for this process), each student paces its lines so that together they
+        offer that rate, whatever the replies' speed (L{_record_paced}).
+        """
         latencies = Latencies()
-        end = perf_counter() + seconds
+        start = perf_counter()
+        end = start + seconds
         answers = 0
+        lines_per_answer = (self.questions + 1) / self.questions  # TAKE, then the answers
+        interval = len(self.students) / (rate * lines_per_answer) if rate else 0.0
 
-        async def work(student: Student) -> None:
+        async def work(student: Student, due: float) -> None:
             nonlocal answers
             while perf_counter() < end:
+                due = await _wait_until(due)
                 line, code = student.next_line()
                 sent = perf_counter()
                 await student.connection.expect(line, code)
                 answered = perf_counter()
-                latencies.record(answered - sent)
+                if interval:
+                    due = _record_paced(latencies, sent, answered, due, interval)
+                else:
+                    latencies.record(answered - sent)
                 if student.answered() and answered <= end:
                     answers += 1
 
-        await asyncio.gather(*(work(s) for s in self.students))
+        # Paced students start spread over one interval, not all at once.
+        spread = random.Random(len(self.students))
+        await asyncio.gather(*(work(s, start + spread.uniform(0, interval)) for s in self.students))
         return {"answers": answers, "latency": latencies.to_json()}
 
     def close(self) -> None:
@@ -297,9 +326,9 @@ async def serve(role: str, spec: dict) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
     try:
         while line := await commands.readline():
-            seconds = json.loads(line)["go"]
+            options = json.loads(line)
             cpu, started = _cpu_seconds(), perf_counter()
-            result = await job.round(seconds)
+            result = await job.round(options.pop("go"), **options)
             result["generator_cpu_seconds"] = _cpu_seconds() - cpu
             result["wall_seconds"] = perf_counter() - started
             _emit(result)

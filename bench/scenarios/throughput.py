@@ -43,36 +43,46 @@ class Throughput(Scenario):
 
     async def run(self, bench) -> None:
         students = bench.options.students
-        generators = bench.options.generators
         contenders = bench.of_kind(self.kind)
         async with contextlib.AsyncExitStack() as stack:
-            running = {}
-            for contender in contenders:
-                server = await stack.enter_async_context(bench.serving(contender))
-                workers = await stack.enter_async_context(bench.generators(*(
-                    Worker.start("students", host=server.host, port=server.port,
-                                 students=len(range(g, students, generators)),
-                                 prefix=f"student{g}x", password=PASSWORD)
-                    for g in range(generators)
-                )))
-                running[contender.name] = server, workers
-                await bench.measure(server, workers, bench.options.warmup)
+            running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
             for number, contender in bench.alternating(contenders):
                 server, workers = running[contender.name]
                 measured = await bench.measure(
                     server, workers, bench.options.duration,
                     profile_as=bench.profile_name(self.name, students, contender, number),
                 )
-                latencies = measured.latencies()
-                bench.record(
-                    self.name, contender.name, students, number,
-                    answers_per_s=measured.total("answers") / measured.seconds,
-                    reply_p50_ms=ms(latencies.percentile(50)),
-                    reply_p99_ms=ms(latencies.percentile(99)),
-                    server_cpu=measured.server_cpu,
-                    generator_cpu=measured.generator_cpu(),
-                    others_cpu=measured.others_cpu,
-                )
+                record(bench, self.name, contender, students, number, measured)
+
+
+async def logged_in_students(bench, stack, contender):
+    """
+    A fresh server, and --students logged-in students on it, split over --generators
+    processes, warmed up. Both are stopped when C{stack} closes.
+    """
+    students, generators = bench.options.students, bench.options.generators
+    server = await stack.enter_async_context(bench.serving(contender))
+    workers = await stack.enter_async_context(bench.generators(*(
+        Worker.start("students", host=server.host, port=server.port,
+                     students=len(range(g, students, generators)),
+                     prefix=f"student{g}x", password=PASSWORD)
+        for g in range(generators)
+    )))
+    await bench.measure(server, workers, bench.options.warmup)
+    return server, workers
+
+
+def record(bench, scenario: str, contender, students: int, number: int, measured, **more) -> None:
+    latencies = measured.latencies()
+    bench.record(
+        scenario, contender.name, students, number, **more,
+        answers_per_s=measured.total("answers") / measured.seconds,
+        reply_p50_ms=ms(latencies.percentile(50)),
+        reply_p99_ms=ms(latencies.percentile(99)),
+        server_cpu=measured.server_cpu,
+        generator_cpu=measured.generator_cpu(),
+        others_cpu=measured.others_cpu,
+    )
 
 
 SCENARIO = Throughput()
