@@ -10,6 +10,7 @@ import asyncio
 import os
 import platform
 import shlex
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -103,8 +104,10 @@ def machine() -> dict:
     }
 
 
-async def run(options, argv: list[str], say) -> Path:
+async def run(options, argv: list[str], say) -> None:
     raise_open_files_limit()
+    # SIGTERM stops the run like Ctrl-C: servers and generators are stopped, results kept.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     found, note = contenders(options, say)
     bench = Bench(found, options, say)
     started = datetime.now()
@@ -122,11 +125,21 @@ async def run(options, argv: list[str], say) -> Path:
         for name in options.scenarios:
             say(f"{SCENARIOS[name].title}")
             await SCENARIOS[name].run(bench)
+    except BaseException as e:
+        # What was measured before a failure or Ctrl-C is kept, marked as incomplete.
+        info["incomplete"] = f"stopped by {type(e).__name__} {e}".strip()
+        raise
     finally:
         bench.close()
+        if bench.measurements:
+            write_results(options, info, bench.measurements, started, say)
+
+
+def write_results(options, info: dict, measurements: list[dict], started: datetime, say) -> None:
     info["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    info["measurements"] = bench.measurements
-    summaries = [SCENARIOS[name].summary(bench.measurements) for name in options.scenarios]
+    info["measurements"] = measurements
+    names = [name for name in options.scenarios if any(m["scenario"] == name for m in measurements)]
+    summaries = [SCENARIOS[name].summary(measurements) for name in names]
     results = options.results / f"{started.strftime('%Y-%m-%dT%H%M%S')}.json"
     report.write_json(results, info, summaries)
     shown = os.path.relpath(results, ROOT) if results.is_relative_to(ROOT) else str(results)
@@ -134,13 +147,16 @@ async def run(options, argv: list[str], say) -> Path:
     if str(options.plot) not in ("", "."):
         report.plot(options.plot, summaries, f"examtwist bench, {info['started']}")
     say(f"Results: {results}; tables: {options.report}")
-    return results
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     options = parse(argv)
-    asyncio.run(run(options, argv, lambda text: print(text, file=sys.stderr, flush=True)))
+    try:
+        asyncio.run(run(options, argv, lambda text: print(text, file=sys.stderr, flush=True)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.stderr.write("bench: stopped; what was measured so far is written\n")
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":

@@ -77,15 +77,28 @@ class ExamConnection(asyncio.Protocol):
             self.transport.close()
 
 
+# A connect whose greeting has not come by then is tried again: when a listen queue
+# overflows, Linux (with SYN cookies) can drop a connection the client already counts as
+# established, and a client that waits for the server to speak first would wait forever.
+GREETING_TIMEOUT = 10.0
+CONNECT_TRIES = 3
+
+
 async def connect(host: str, port: int) -> ExamConnection:
     """A connection past the greeting."""
     loop = asyncio.get_running_loop()
-    _, connection = await loop.create_connection(ExamConnection, host, port)
-    code = await connection.reply()
-    if code != 220:
-        connection.close()
-        raise UnexpectedReply(f"greeting {code}")
-    return connection
+    for attempt in range(CONNECT_TRIES):
+        _, connection = await loop.create_connection(ExamConnection, host, port)
+        try:
+            code = await asyncio.wait_for(connection.reply(), GREETING_TIMEOUT)
+        except asyncio.TimeoutError:
+            connection.close()
+            continue
+        if code != 220:
+            connection.close()
+            raise UnexpectedReply(f"greeting {code}")
+        return connection
+    raise ConnectionError(f"no greeting from {host}:{port} in {CONNECT_TRIES} tries")
 
 
 async def leave(connection: ExamConnection) -> None:

@@ -24,6 +24,8 @@ def markdown(run: dict, summaries, results_name: str) -> str:
     lines = [
         f"### Latest run: {run['started']}",
         "",
+        *([f"**Incomplete run ({run['incomplete']}): only what was measured before.**", ""]
+          if run.get("incomplete") else []),
         f"- Command: `{run['command']}`; every figure: `{results_name}`.",
         f"- Machine: {machine['cpus']} cores, {machine['system']}, Python {machine['python']}; "
         f"load average {machine['load_before']} before the run, {machine['load_after']} after "

@@ -78,8 +78,10 @@ class RunningServer:
         try:
             await asyncio.wait_for(self.process.wait(), 30)
         except asyncio.TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+            pass
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
 
 
 async def _wait_for_port(process, log: Path, pattern: re.Pattern, name: str) -> int:

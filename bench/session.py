@@ -62,13 +62,16 @@ class Worker:
         return await self._read()
 
     async def stop(self) -> None:
+        """EOF on its stdin ends it; killed if it does not end (or the bench is interrupted)."""
         if self.process.returncode is None:
             self.process.stdin.close()
             try:
                 await asyncio.wait_for(self.process.wait(), 30)
             except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+                pass
+            finally:
+                if self.process.returncode is None:
+                    self.process.kill()
 
 
 @dataclass

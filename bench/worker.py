@@ -26,9 +26,9 @@ from time import perf_counter
 from bench.client import connect, leave
 from bench.latency import Latencies
 
-# At most this many connects in flight: a listen backlog overflows otherwise, and the
-# kernel's SYN retry would add whole seconds to the setup.
-CONNECTS_AT_ONCE = 64
+# At most this many connects in flight, fewer than twistd's default listen backlog (50):
+# an overflowing backlog costs SYN retries of whole seconds, or a lost connection.
+CONNECTS_AT_ONCE = 32
 
 
 async def _bounded(count: int, make, at_once: int = CONNECTS_AT_ONCE) -> list:
