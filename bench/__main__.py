@@ -20,7 +20,7 @@ from examtwist.service import raise_open_files_limit
 
 from bench import report
 from bench.scenarios import SCENARIOS
-from bench.servers import examtwist, find_peers, threaded_peer
+from bench.servers import bare_line_receiver, examtwist, find_peers, threaded_peer
 from bench.session import ROOT, Bench
 
 # Tiny sizes for the smoke test in `make test`: every code path, a few seconds.
@@ -58,8 +58,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
                         help="examtwist's --hash-memory, also used for the raw verify rate")
     parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)
-    parser.add_argument("--baseline", metavar="TREE",
-                        help="another examtwist checkout to run beside this one (before/after)")
+    parser.add_argument("--baseline", metavar="[NAME=]TREE", action="append", default=[],
+                        help="another examtwist checkout to run beside this one (before/after), "
+                             "shown as 'examtwist NAME'; repeat for several")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance.png",
@@ -82,9 +83,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def contenders(options, say) -> tuple[list, str]:
     hash_cost = {"hash_memory": options.hash_memory, "hash_rounds": options.hash_rounds}
-    found = [examtwist(**hash_cost)]
-    if options.baseline:
-        found.append(examtwist("examtwist baseline", tree=options.baseline, **hash_cost))
+    found = [examtwist(**hash_cost), bare_line_receiver()]
+    for baseline in options.baseline:
+        name, _, tree = baseline.rpartition("=")
+        found.append(examtwist(f"examtwist {name or 'baseline'}", tree=tree, **hash_cost))
     peers = find_peers(options.peers)
     note = ""
     if peers is None:

@@ -88,7 +88,8 @@ def plot(path: Path, summaries, title: str) -> None:
     figure, axes = plt.subplots(rows, len(summaries), figsize=(4.6 * len(summaries), 3.6 * rows),
                                 squeeze=False)
     servers = list(dict.fromkeys(server for s in summaries for server in s.servers))
-    colours = dict(zip(servers, ["#2a7ab9", "#d9822b", "#7f7f7f", "#3a9d5d"]))
+    palette = plt.get_cmap("tab10").colors
+    colours = {server: palette[i % len(palette)] for i, server in enumerate(servers)}
     for column, summary in enumerate(summaries):
         for row, panel in enumerate(summary.scenario.panels):
             ax = axes[row][column]

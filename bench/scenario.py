@@ -174,5 +174,9 @@ class Scenario:
     async def run(self, bench) -> None:
         raise NotImplementedError
 
+    def contenders(self, bench) -> list:
+        """The servers it runs against, in the order of the run."""
+        return bench.of_kind(self.kind)
+
     def summary(self, measurements: list[dict]) -> Summary:
         return Summary(self, measurements)

@@ -17,6 +17,14 @@ HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
 _PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
+_BARE_LISTENING = re.compile(rb"bare exam server listening on [\d.]+:(\d+)")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def environment(first_on_path: str = str(ROOT)) -> dict[str, str]:
+    """This environment, with a directory first on PYTHONPATH (by default, this checkout)."""
+    path = os.pathsep.join(filter(None, [first_on_path, os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path)
 
 
 class ServerFailed(Exception):
@@ -112,9 +120,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     async def start(workdir: Path) -> RunningServer:
         log = workdir / "twistd.log"
         twistd = Path(sys.executable).with_name("twistd")
-        env = dict(os.environ)
-        if tree:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
+        env = environment(tree) if tree else dict(os.environ)
         with open(workdir / "twistd.out", "wb") as out:
             process = await asyncio.create_subprocess_exec(
                 str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
@@ -128,22 +134,39 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     return Contender(name, "exam", start, {"memory_kib": hash_memory, "rounds": hash_rounds})
 
 
+def _program(name: str, kind: str, argv, listening: re.Pattern, verify=None) -> Contender:
+    """A server that prints where it listens; C{argv(workdir)} is its command line."""
+
+    async def start(workdir: Path) -> RunningServer:
+        log = workdir / "server.out"
+        with open(log, "wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                *argv(workdir), cwd=workdir, env=environment(),
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+            )
+        port = await _wait_for_port(process, log, listening, name)
+        return RunningServer(name, process, port, log)
+
+    return Contender(name, kind, start, verify or {})
+
+
 def threaded_peer(peers: Path) -> Contender:
     """The original design: one thread per connection (../shared/peers/threaded_examd.py)."""
     script = peers / "threaded_examd.py"
+    return _program(
+        "threaded peer", "exam",
+        lambda workdir: [sys.executable, str(script), "--host", HOST, "--port", "0",
+                         "--db", str(workdir / "users.db")],
+        _PEER_LISTENING, verify={"peer": str(script)},
+    )
 
-    async def start(workdir: Path) -> RunningServer:
-        log = workdir / "threaded_examd.out"
-        with open(log, "wb") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, str(script), "--host", HOST, "--port", "0",
-                "--db", str(workdir / "users.db"),
-                cwd=workdir, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-            )
-        port = await _wait_for_port(process, log, _PEER_LISTENING, "threaded peer")
-        return RunningServer("threaded peer", process, port, log)
 
-    return Contender("threaded peer", "exam", start, {"peer": str(script)})
+def bare_line_receiver() -> Contender:
+    """The stack's ceiling for scenario 3 (L{bench.bare_exam}); it cannot log anyone in."""
+    return _program(
+        "bare LineReceiver", "exam-ceiling",
+        lambda workdir: [sys.executable, "-m", "bench.bare_exam"], _BARE_LISTENING,
+    )
 
 
 def find_peers(peers: Path | None) -> Path | None:

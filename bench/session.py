@@ -18,9 +18,7 @@ from pathlib import Path
 from time import perf_counter
 
 from bench.latency import Latencies
-from bench.servers import CLOCK_TICKS, RunningServer
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench.servers import CLOCK_TICKS, ROOT, RunningServer, environment
 
 
 class WorkerFailed(Exception):
@@ -37,12 +35,10 @@ class Worker:
 
     @classmethod
     async def start(cls, role: str, **spec) -> "Worker":
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.worker", role, json.dumps(spec),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, limit=1 << 24,
+            stderr=asyncio.subprocess.PIPE, env=environment(), limit=1 << 24,
         )
         worker = cls(role, process)
         worker.ready = (await worker._read())["ready"]

@@ -46,7 +46,7 @@ class Held(Scenario):
 
     async def run(self, bench) -> None:
         for load in bench.options.held:
-            for number, contender in bench.alternating(bench.of_kind(self.kind)):
+            for number, contender in bench.alternating(self.contenders(bench)):
                 async with bench.serving(contender) as server:
                     address = {"host": server.host, "port": server.port}
                     async with bench.generators(Worker.start("probe", **address)) as (probe,):

@@ -45,7 +45,7 @@ class Paced(Scenario):
         students = bench.options.students
         rate = self.offered_rate(bench)
         bench.say(f"  offering {rate:.0f} answers/s")
-        contenders = bench.of_kind(self.kind)
+        contenders = self.contenders(bench)
         async with contextlib.AsyncExitStack() as stack:
             running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
             for number, contender in bench.alternating(contenders):

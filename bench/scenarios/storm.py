@@ -53,7 +53,7 @@ class Storm(Scenario):
 
     async def run(self, bench) -> None:
         clients = bench.options.storm_clients
-        contenders = bench.of_kind(self.kind)
+        contenders = self.contenders(bench)
         async with contextlib.AsyncExitStack() as stack:
             running = {}
             for contender in contenders:

@@ -12,6 +12,7 @@ from bench.session import Worker, ms
 
 PASSWORD = "correct horse battery"
 ANSWERS = Ratio("answers_per_s", "answers/s, examtwist ÷ threaded peer")
+CEILING = "bare LineReceiver"
 
 
 class Throughput(Scenario):
@@ -21,7 +22,9 @@ class Throughput(Scenario):
     description = (
         "Every student registers on its own connection, then takes the math test again and "
         "again: TAKE math, then five answers, each line sent when the previous reply is in. "
-        "Reply latency counts every line (TAKE and answers); answers/s counts answers."
+        "Reply latency counts every line (TAKE and answers); answers/s counts answers. The bare "
+        "LineReceiver (bench/bare_exam.py) sends the same replies and does nothing else: the "
+        "ceiling of Twisted's line handling here, with the same generators."
     )
     columns = [
         Column("answers_per_s", "answers/s"),
@@ -31,7 +34,8 @@ class Throughput(Scenario):
         Column("generator_cpu", "busiest generator CPU (cores)", ".2f"),
         Column("others_cpu", "others' CPU (cores)", ".2f"),
     ]
-    ratios = [ANSWERS]
+    ratios = [ANSWERS, Ratio("answers_per_s", "answers/s, examtwist ÷ bare LineReceiver (ceiling)",
+                             under=CEILING)]
     panels = [
         Panel("answers_per_s", "answers/s"),
         Panel("reply_p99_ms", "reply p99 (ms)", target=20, log=True),
@@ -41,9 +45,13 @@ class Throughput(Scenario):
         Target("reply p99 ≤ 20 ms", below("reply_p99_ms", 20, "ms")),
     ]
 
+    def contenders(self, bench) -> list:
+        """The exam servers, and the stack's ceiling (L{bench.bare_exam})."""
+        return bench.of_kind(self.kind) + bench.of_kind("exam-ceiling")
+
     async def run(self, bench) -> None:
         students = bench.options.students
-        contenders = bench.of_kind(self.kind)
+        contenders = self.contenders(bench)
         async with contextlib.AsyncExitStack() as stack:
             running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
             for number, contender in bench.alternating(contenders):
