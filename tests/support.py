@@ -43,11 +43,13 @@ async def open_store(testcase, path: str | None = None) -> Store:
     return store
 
 
+# Every listener on a free loopback port; a test's own options come later and win.
+FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interface={LOOPBACK}"]
+
+
 def server_options(testcase, *args: str) -> Options:
     options = Options()
-    options.parseOptions(
-        ["--exam", f"tcp:0:interface={LOOPBACK}", "--db", temp_db(testcase), *FAST_HASH, *args]
-    )
+    options.parseOptions([*FREE_PORTS, "--db", temp_db(testcase), *FAST_HASH, *args])
     return options
 
 
@@ -60,8 +62,13 @@ async def start_server(testcase, *args: str, options: Options | None = None):
     service = makeService(options or server_options(testcase, *args), reactor)
     service.startService()
     testcase.addCleanup(lambda: service.running and service.stopService())
-    listener = next(iter(service))
-    return service, listener.port.getHost().port
+    return service, listening_port(service, "Exam service")
+
+
+def listening_port(service, what: str) -> int:
+    """The port a running service's listener got; C{what} is "Exam service" or "Web app"."""
+    listener = next(child for child in service if child.what == what)
+    return listener.port.getHost().port
 
 
 class ReplyClient(Protocol):
@@ -150,8 +157,7 @@ class Twistd(ProcessProtocol):
     def spawn(cls, testcase, *args: str, cwd: str | None = None, expect=("Exam service",)) -> "Twistd":
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
-        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
-                "--exam", f"tcp:0:interface={LOOPBACK}", *FAST_HASH, *args]
+        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist", *FREE_PORTS, *FAST_HASH, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
         testcase.addCleanup(process.kill)
