@@ -10,11 +10,15 @@ from html.parser import HTMLParser
 from urllib.parse import quote
 
 import treq
+from treq.testing import StubTreq
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
+from examtwist.store import Store
 from examtwist.students import Student
-from tests.support import LOOPBACK, listening_port, start_server
+from examtwist.web import HEALTH_TIMEOUT, StudentLookup
+from tests.support import LOOPBACK, listening_port, start_server, temp_db
 
 SQL_INJECTION = "1800' OR '1'='1"
 SCRIPT = "<script>alert(1)</script>"
@@ -303,3 +307,24 @@ class HealthTests(WebTestCase):
         await self.store.close()
         response, body = await self.get("/healthz")
         self.assertEqual((response.code, body), (503, b"store not answering\n"))
+
+
+class StuckStoreTests(TestCase):
+    def test_health_check_gives_up(self):
+        """
+        A store whose thread never answers (its pool never starts on this reactor) makes the
+        health check answer 503 once its time is up, instead of hanging the prober.
+        """
+        clock = MemoryReactorClock()
+        stuck = Store(clock, temp_db(self))
+        stuck.start()
+        http = StubTreq(StudentLookup(stuck, clock).resource())
+        answer = http.get(f"http://{LOOPBACK}/healthz")
+        clock.advance(HEALTH_TIMEOUT - 0.1)
+        http.flush()
+        self.assertNoResult(answer)
+        clock.advance(0.2)
+        http.flush()
+        response = self.successResultOf(answer)
+        self.assertEqual(response.code, 503)
+        self.assertEqual(self.successResultOf(response.content()), b"store not answering\n")
