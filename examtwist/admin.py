@@ -221,7 +221,7 @@ class StudentsOptions(usage.Options):
         ["add", None, StudentsAddOptions, "Add one student."],
         ["list", None, StudentsListOptions, "List the students the web lookup knows."],
         ["clear", None, StudentsClearOptions, "Remove every student (asks first)."],
-        ["import", None, StudentsImportOptions, "Add students from a CSV file with the header name,id,age."],
+        ["import", None, StudentsImportOptions, "Add students from CSV (header name,id,age)."],
     ]
 
     def postOptions(self) -> None:
@@ -236,7 +236,7 @@ class AdminOptions(usage.Options):
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
         ["users", None, UsersOptions, "List the registered students."],
-        ["students", None, StudentsOptions, "Add, list, clear or import the web lookup's students."],
+        ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
     ]
 
     def opt_version(self) -> None:

@@ -157,7 +157,8 @@ class Twistd(ProcessProtocol):
     def spawn(cls, testcase, *args: str, cwd: str | None = None, expect=("Exam service",)) -> "Twistd":
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
-        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist", *FREE_PORTS, *FAST_HASH, *args]
+        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
+                *FREE_PORTS, *FAST_HASH, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
         testcase.addCleanup(process.kill)
