@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from klein import Klein
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
@@ -151,14 +151,16 @@ class StudentLookup:
         except StoreUnavailable:
             request.setResponseCode(503)
             return self._error(
-                "The lookup is not working", "Student records cannot be read right now. Please "
-                "try again in a minute.", typed,
+                "The lookup is not working",
+                "Student records cannot be read right now. Please try again in a minute.",
+                typed,
             )
         if student is None:
             request.setResponseCode(404)
             return self._error(
-                "No such student", f"No student has the ID {student_id}. Check the number and "
-                "try again.", typed,
+                "No such student",
+                f"No student has the ID {student_id}. Check the number and try again.",
+                typed,
             )
         return self._page(
             "student", f"{student.name} · {TITLE}",
@@ -197,6 +199,8 @@ class StudentLookup:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         try:
             await _detached(self._store.check()).addTimeout(self._health_timeout, self._reactor)
+        except CancelledError:
+            raise  # the prober hung up
         except Exception as e:
             log.warn("Health check failed: the store did not answer ({e!r})", e=e)
             request.setResponseCode(503)
@@ -214,6 +218,8 @@ class StudentLookup:
     async def _find(self, student_id: int, via: str) -> Student | None:
         try:
             student = await _detached(self._store.get_student(student_id))
+        except CancelledError:
+            raise  # the client hung up; the store still finishes the query
         except Exception as e:
             log.failure("Lookup of ID {id} failed", id=student_id)
             raise StoreUnavailable() from e
