@@ -5,26 +5,39 @@ port, a client that awaits replies, and C{twistd -n examtwist} as a child proces
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import sys
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
 from twisted.internet.task import deferLater
 
+from examtwist.passwords import HashCost
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import Store
 from examtwist.tap import Options, makeService
 
-# The same options users have, set to the cheapest argon2id cost: tests stay fast, and still
-# hash for real.
-FAST_HASH = ["--hash-memory", "64", "--hash-rounds", "1"]
+# A cheap argon2id cost, given through the same options users have: tests stay fast, and
+# still hash for real.
+CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
+FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
 LOOPBACK = "127.0.0.1"
+
+
+def deferred_test(method):
+    """Let a test method be C{async def}: trial gets the Deferred of its coroutine."""
+
+    @functools.wraps(method)
+    def run(self):
+        return ensureDeferred(method(self))
+
+    return run
 
 
 def temp_dir(testcase) -> str:

@@ -7,21 +7,14 @@ import io
 import os
 import sys
 
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
 from examtwist.store import Result
 
-from tests.support import open_store, temp_db, temp_dir
+from tests.support import deferred_test, open_store, temp_db, temp_dir
 from tests.test_exams import GOOD_QUESTIONS
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 def admin_path() -> str:

@@ -8,7 +8,6 @@ import threading
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -20,17 +19,10 @@ from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.replies import Reply, ReplyParser
 
-from tests.support import eventually, open_store
+from tests.support import CHEAP_HASH, deferred_test, eventually, open_store
 
-CHEAP = HashCost(memory_kib=64, rounds=1)
 MATH_KEY = "BDCAC"  # the built-in math test's answers
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 class GatedHasher(PasswordHasher):
@@ -94,7 +86,7 @@ class ProtocolTestCase(unittest.TestCase):
     async def setUpServer(self, hasher_class=PasswordHasher):
         self.clock = MemoryReactorClock()
         self.store = await open_store(self)
-        self.hasher = hasher_class(reactor, CHEAP)
+        self.hasher = hasher_class(reactor, CHEAP_HASH)
         self.hasher.start()
         self.addCleanup(self.hasher.stop)
         self.factory = ExamFactory(

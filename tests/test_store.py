@@ -2,7 +2,6 @@ import os
 import sqlite3
 import stat
 
-from twisted.internet.defer import ensureDeferred
 from twisted.trial import unittest
 
 from examtwist.exams import Exam, Question
@@ -10,15 +9,8 @@ from twisted.internet import reactor
 
 from examtwist.store import ExamExists, Result, Store, StoreClosed
 
-from tests.support import open_store, temp_db
+from tests.support import deferred_test, open_store, temp_db
 
-
-def deferred_test(f):
-    """Run an async test method as trial's Deferred."""
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 QUIZ = Exam("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
