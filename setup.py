@@ -17,6 +17,10 @@ setup(
         "test": ["hypothesis"],
     },
     entry_points={
-        "console_scripts": ["examtwist = examtwist.admin:main"],
+        "console_scripts": [
+            "examtwist = examtwist.admin:main",
+            "examtwist-client = examtwist.cli:main",
+            "examtwist-gui = examtwist.gui:main",
+        ],
     },
 )

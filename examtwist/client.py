@@ -241,12 +241,18 @@ class ExamClient:
         return self._question(reply)
 
     def quit(self) -> None:
-        """Say goodbye (an unfinished test is recorded as abandoned) and close."""
+        """
+        Say goodbye (an unfinished test is recorded as abandoned) and close. Never raises: it
+        is what a client does on its way out, whatever state the connection is in.
+        """
         if self._closed:
             return
         try:
-            self._command("QUIT", None, 221)
-        except ConnectionClosed:
+            self._send("QUIT")
+            # Replies to a command interrupted (Ctrl-C) before its reply was read come first.
+            while self._read_reply().code not in (221, 421):
+                pass
+        except ClientError:
             pass
         finally:
             self.close()
@@ -266,7 +272,10 @@ class ExamClient:
     # Lines and replies
 
     def _command(self, verb: str, argument: str | None, *expected: int) -> Reply:
-        line = verb if argument is None else f"{verb} {argument}"
+        self._send(verb if argument is None else f"{verb} {argument}")
+        return self._expect(self._read_reply(), *expected)
+
+    def _send(self, line: str) -> None:
         data = line.encode("utf-8")
         if len(data) > MAX_LINE:
             raise InputError(f"that is too long to send: {len(data)} bytes, at most {MAX_LINE}")
@@ -277,9 +286,8 @@ class ExamClient:
         except socket.timeout:
             raise self._timed_out() from None
         except OSError:
-            # The server may have said why it left before it did: read that instead.
+            # The server may have said why it left before it did: the next read tells.
             pass
-        return self._expect(self._read_reply(), *expected)
 
     def _expect(self, reply: Reply, *expected: int) -> Reply:
         if reply.code in expected:

@@ -126,15 +126,15 @@ class ClientProcess(ProcessProtocol):
 
     def _check(self) -> None:
         for watch in list(self._watchers):
-            text, d = watch
-            if text in self.stdout:
+            text, count, d = watch
+            if self.stdout.count(text) >= count:
                 self._watchers.remove(watch)
                 d.callback(self.stdout)
 
-    def until(self, text: str) -> Deferred[str]:
-        """Fires with all output so far once C{text} has appeared in it."""
+    def until(self, text: str, count: int = 1) -> Deferred[str]:
+        """Fires with all output so far once C{text} has appeared C{count} times in it."""
         d: Deferred[str] = Deferred()
-        self._watchers.append((text, d))
+        self._watchers.append((text, count, d))
         self._check()
         return d
 
@@ -145,7 +145,7 @@ class ClientProcess(ProcessProtocol):
         self.transport.closeStdin()
 
     def processEnded(self, reason) -> None:
-        for text, d in self._watchers:
+        for text, _, d in self._watchers:
             d.errback(AssertionError(f"the client ended before printing {text!r}:\n{self.stdout}"
                                      f"\nstderr:\n{self.stderr}"))
         self._watchers = []
