@@ -14,7 +14,8 @@ setup(
         "libpass[argon2]>=1.9",
     ],
     extras_require={
-        "test": ["hypothesis"],
+        # Pillow takes the GUI test's screenshots from the virtual X screen.
+        "test": ["hypothesis", "Pillow"],
     },
     entry_points={
         "console_scripts": [

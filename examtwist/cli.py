@@ -32,14 +32,9 @@ ACCOUNT_ACTIONS = {"r": "register", "register": "register", "l": "login", "login
 YES_NO = {"y": True, "yes": True, "n": False, "no": False}
 
 
-class Options(usage.Options):
-    synopsis = f"{PROGRAM} [--host HOST] [--port PORT] [--tls [--cafile FILE]]"
-    longdesc = (
-        "Take tests on an examtwist server. The password is asked without echo on a terminal; "
-        "when standard input is not a terminal (a pipe, a script) the password is read from "
-        "it as an ordinary line, so whole sessions can be scripted. Ctrl-C or end of input "
-        "leaves (an unfinished test is recorded as abandoned)."
-    )
+class ConnectionOptions(usage.Options):
+    """Where the server is and how to reach it: the same for both clients."""
+
     optFlags = [["tls", None, "Connect with TLS, checking the server's certificate."]]
     optParameters = [
         ["host", None, DEFAULT_HOST, "Server host name or address."],
@@ -50,8 +45,30 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """Display the examtwist version and exit."""
-        print(f"{PROGRAM} {__version__}")
+        print(f"examtwist {__version__}")
         raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        if not 0 < self["port"] < 65536:
+            raise usage.UsageError("the port must be a number from 1 to 65535")
+        if self["cafile"]:
+            self["tls"] = True
+
+    def connect(self) -> ExamClient:
+        return ExamClient.connect(
+            self["host"], self["port"], tls=self["tls"], cafile=self["cafile"],
+            timeout=self["timeout"] or None,
+        )
+
+
+class Options(ConnectionOptions):
+    synopsis = f"{PROGRAM} [--host HOST] [--port PORT] [--tls [--cafile FILE]]"
+    longdesc = (
+        "Take tests on an examtwist server. The password is asked without echo on a terminal; "
+        "when standard input is not a terminal (a pipe, a script) the password is read from "
+        "it as an ordinary line, so whole sessions can be scripted. Ctrl-C or end of input "
+        "leaves (an unfinished test is recorded as abandoned)."
+    )
 
 
 def ask(prompt: str) -> str:
@@ -165,10 +182,7 @@ def run(options: Options) -> int:
     """The whole session; the exit status."""
     client = None
     try:
-        client = ExamClient.connect(
-            options["host"], options["port"], tls=options["tls"], cafile=options["cafile"],
-            timeout=options["timeout"] or None,
-        )
+        client = options.connect()
         session(client)
     except ClientError as e:
         print(f"{PROGRAM}: {e}", file=sys.stderr)

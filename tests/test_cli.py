@@ -132,7 +132,8 @@ class AnswerTests(CLITestCase):
         process = self.client()
         process.send("r", "erin", "correct horse", "1")
         await process.until("Your answer (A-D): ")
-        stopping = self.service.stopService()
+        # What stopping the service does to each connection, at once.
+        stopping = self.service.factory.shutdown()
         process.send("e", "AB", "", "1", "a.")
         await process.until("Your answer (A-D): ", count=6)
         self.assertEqual(process.stdout.count(PLEASE), 5)

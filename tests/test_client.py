@@ -190,7 +190,8 @@ class ClosingTests(ClientTestCase):
         """A server stopping mid-test: the next answer reports its 421 reason."""
         client = await self.registered(await self.serve())
         await in_thread(client.take, "math")
-        stopped = self.service.stopService()
+        # What stopping the service does to each connection, at once.
+        stopped = self.service.factory.shutdown()
         error = await self.assertFailure(in_thread(client.answer, "A"), ConnectionClosed)
         self.assertEqual(error.reply.text, "Server shutting down")
         self.assertTrue(client.closed)
