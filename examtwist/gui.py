@@ -404,8 +404,11 @@ class ExamWindow:
             self.defaults[self.screen].invoke()
 
     def _unexpected(self, kind, value, traceback) -> None:
-        """A bug in a callback: shown in the window, where the user looks."""
-        self.say(f"Unexpected error: {value!r}", error=True)
+        """A bug in a callback: shown in the window, where the user looks. Ctrl-C: leave."""
+        if issubclass(kind, KeyboardInterrupt):
+            self.quit()
+        else:
+            self.say(f"Unexpected error: {value!r}", error=True)
 
 
 def _sentence(text: str) -> str:
