@@ -186,6 +186,9 @@ class ExamClient:
             try:
                 context = ssl.create_default_context(cafile=cafile)
                 sock = context.wrap_socket(sock, server_hostname=host)
+            except socket.timeout:
+                sock.close()
+                raise ConnectFailed(f"TLS with {where} failed: no handshake in {timeout:g} s") from None
             except (ssl.SSLError, OSError) as e:
                 sock.close()
                 reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or e
