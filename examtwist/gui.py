@@ -69,14 +69,14 @@ class NetworkWorker:
             self._outcomes.put(outcome)
 
     def _poll(self) -> None:
-        while True:
+        # Next poll first, so a callback that raises cannot stop the polling.
+        self._poll_id = self._widget.after(POLL_MS, self._poll)
+        while self._poll_id is not None:
             try:
                 callback, value = self._outcomes.get_nowait()
             except queue.Empty:
                 break
             callback(value)
-        if self._poll_id is not None:
-            self._poll_id = self._widget.after(POLL_MS, self._poll)
 
 
 class ExamWindow:
