@@ -20,11 +20,6 @@ from twisted.internet.threads import deferToThread
 from tests.support import LOOPBACK, temp_dir
 
 
-# A server bug, left for the server's owner (see the clients branch report): since the write
-# backpressure producer, ExamProtocol pauses reading while its greeting waits in the TLS layer
-# for the handshake, so the handshake never completes. These tests pass again once it is fixed.
-TLS_SERVER_BUG = "server bug: the TLS handshake hangs (write backpressure pauses reading first)"
-TLS_TIMEOUT = 5.0
 
 
 def in_thread(function, *args, **kwargs) -> Deferred:
