@@ -14,9 +14,14 @@ setup(
         "libpass[argon2]>=1.9",
     ],
     extras_require={
-        "test": ["hypothesis"],
+        # Pillow takes the GUI test's screenshots from the virtual X screen.
+        "test": ["hypothesis", "Pillow"],
     },
     entry_points={
-        "console_scripts": ["examtwist = examtwist.admin:main"],
+        "console_scripts": [
+            "examtwist = examtwist.admin:main",
+            "examtwist-client = examtwist.cli:main",
+            "examtwist-gui = examtwist.gui:main",
+        ],
     },
 )
