@@ -11,7 +11,8 @@ setup(
     package_dir={"examtwist.templates": "templates"},
     package_data={"examtwist.templates": ["*.xml", "*.ico"]},
     install_requires=[
-        "Twisted>=24.11",
+        # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports.
+        "Twisted[tls]>=24.11",
         # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
         "libpass[argon2]>=1.9",
         "klein>=24.8",
@@ -19,9 +20,15 @@ setup(
         "Werkzeug>=3.1",
     ],
     extras_require={
-        "test": ["hypothesis", "treq", "selenium"],
+        # Pillow takes the GUI test's screenshots from the virtual X screen; treq and Selenium
+        # drive the web lookup over real sockets and in Debian's chromium.
+        "test": ["hypothesis", "Pillow", "treq", "selenium"],
     },
     entry_points={
-        "console_scripts": ["examtwist = examtwist.admin:main"],
+        "console_scripts": [
+            "examtwist = examtwist.admin:main",
+            "examtwist-client = examtwist.cli:main",
+            "examtwist-gui = examtwist.gui:main",
+        ],
     },
 )

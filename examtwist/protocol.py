@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import (
+    IHalfCloseableDescriptor,
+    IHalfCloseableProtocol,
+    IPushProducer,
+)
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -30,6 +34,8 @@ MAX_LINE = 1024  # bytes, not counting the line ending
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
 MAX_PASSWORD = 128
 MAX_FAILED_LOGINS = 3
+# Bytes of unhandled lines held while a client does not read its replies.
+MAX_HELD = 65536
 # After its last reply, a closing connection reads and drops what the client still sends, for
 # this long at most, so that reply is not destroyed by a reset for unread input.
 LINGER_SECONDS = 2.0
@@ -60,10 +66,13 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.attempt: Attempt | None = None
         self.failed_logins = 0
         self._busy = False
+        self._write_blocked = False
+        self._socket_paused = False
         self._closing = False
         self._input_ended = False
         self._shutdown_requested = False
         self._linger = None
+        self._draining = False
         self._lost: Deferred[None] = Deferred()
 
     # Connection life
@@ -72,6 +81,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self.callLater = self.factory.reactor.callLater
         self.address = format_address(self.transport.getPeer())
         self.factory.connections.add(self)
+        self.transport.registerProducer(_WriteBackpressure(self), True)
         self._run(self._greet)
 
     async def _greet(self) -> None:
@@ -143,12 +153,13 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         self._closing = True
         self.setTimeout(None)
         self.clearLineBuffer()
-        if self._input_ended or not hasattr(self.transport, "loseWriteConnection"):
+        self.transport.unregisterProducer()
+        if self._input_ended or not IHalfCloseableDescriptor.providedBy(self.transport):
             self.transport.loseConnection()
             return
         self.transport.loseWriteConnection()
-        if self.paused:
-            self.resumeProducing()  # read on, so the client's EOF or reset can arrive
+        self._draining = True
+        self._set_reading()  # read on, so the client's EOF or reset can arrive
         self._linger = self.callLater(LINGER_SECONDS, self.transport.abortConnection)
 
     # Lines
@@ -159,6 +170,8 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         super().dataReceived(data)
         if self._closing:
             return
+        if self.paused and not self._socket_paused and len(self._buffer) > MAX_HELD:
+            self._set_reading()
         # More than MAX_LINE bytes with no line ending yet: too long, without waiting for the
         # rest. (A CR right at the limit may be the start of CRLF.)
         pending = self._buffer
@@ -198,7 +211,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         if result is not None and hasattr(result, "__await__"):
             d = ensureDeferred(result)
             if not d.called:
-                self.pauseProducing()
+                self._set_reading()
                 d.addErrback(self._failed).addCallback(self._resume)
                 return
             d.addErrback(self._failed)
@@ -210,12 +223,34 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
 
     def _resume(self, _=None) -> None:
         self._done()
-        if not self._closing and self.transport is not None and self.connected:
-            self.resumeProducing()
+        self._set_reading()
+
+    def _set_reading(self) -> None:
+        """
+        Handle lines only while no earlier line is in hand and the client takes its replies.
+
+        While a line is in hand the socket is not read either. While only the replies are
+        stuck, the socket is read on until MAX_HELD bytes wait, because TLS may need to read
+        before it can write. A closing connection reads on, to drop what arrives.
+        """
+        if self._lost.called or (self._closing and not self._draining):
+            return
+        hold_lines = (self._busy or self._write_blocked) and not self._closing
+        hold_socket = hold_lines and (self._busy or len(self._buffer) > MAX_HELD)
+        if hold_socket != self._socket_paused:
+            self._socket_paused = hold_socket
+            if hold_socket:
+                self.transport.pauseProducing()
+            else:
+                self.transport.resumeProducing()
+        if hold_lines != self.paused:
+            self.paused = hold_lines
+            if not hold_lines:
+                self.dataReceived(b"")
 
     def _done(self) -> None:
         self._busy = False
-        if self._closing:
+        if self._closing or self._lost.called:
             return
         if self._shutdown_requested:
             self._close(421, "Server shutting down")
@@ -400,6 +435,28 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
                 client=self.address,
             )
         )
+
+
+@implementer(IPushProducer)
+class _WriteBackpressure:
+    """
+    Registered with the transport: when a client sends lines but does not read the replies,
+    its transport's write buffer fills and the protocol stops reading its lines.
+    """
+
+    def __init__(self, protocol: ExamProtocol) -> None:
+        self.protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self.protocol._write_blocked = True
+        self.protocol._set_reading()
+
+    def resumeProducing(self) -> None:
+        self.protocol._write_blocked = False
+        self.protocol._set_reading()
+
+    def stopProducing(self) -> None:
+        pass
 
 
 class ExamFactory(ServerFactory):

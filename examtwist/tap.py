@@ -60,11 +60,15 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from e
 
 
-def makeService(config: Options, reactor=None) -> ExamService:
+def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamService:
+    """
+    Build the whole service from the options. C{reactor} and C{hasher} are for tests.
+    """
     if reactor is None:
         from twisted.internet import reactor
     store = Store(reactor, config["db"])
-    hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
+    if hasher is None:
+        hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
     factory = ExamFactory(
         reactor, store, hasher, InMemoryCounter(config["lucky"]), config["idle-timeout"]
     )

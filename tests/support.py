@@ -5,25 +5,39 @@ port, a client that awaits replies, and C{twistd -n examtwist} as a child proces
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import sys
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
+from twisted.internet.task import deferLater
 
+from examtwist.passwords import HashCost
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import Store
 from examtwist.tap import Options, makeService
 
-# The same options users have, set to the cheapest argon2id cost: tests stay fast, and still
-# hash for real.
-FAST_HASH = ["--hash-memory", "64", "--hash-rounds", "1"]
+# A cheap argon2id cost, given through the same options users have: tests stay fast, and
+# still hash for real.
+CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
+FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
 LOOPBACK = "127.0.0.1"
+
+
+def deferred_test(method):
+    """Let a test method be C{async def}: trial gets the Deferred of its coroutine."""
+
+    @functools.wraps(method)
+    def run(self):
+        return ensureDeferred(method(self))
+
+    return run
 
 
 def temp_dir(testcase) -> str:
@@ -53,13 +67,13 @@ def server_options(testcase, *args: str) -> Options:
     return options
 
 
-async def start_server(testcase, *args: str, options: Options | None = None):
+async def start_server(testcase, *args: str, options: Options | None = None, hasher=None):
     """
     Run the whole service in this process, as twistd would build it, on a free port.
 
     @return: (the root service, the exam port number)
     """
-    service = makeService(options or server_options(testcase, *args), reactor)
+    service = makeService(options or server_options(testcase, *args), reactor, hasher=hasher)
     service.startService()
     testcase.addCleanup(lambda: service.running and service.stopService())
     return service, listening_port(service, "Exam service")
@@ -129,6 +143,15 @@ async def logged_in(port: int, username: str, password: str = "correct horse") -
     reply = await client.ask(f"REGISTER {username} {password}")
     assert reply.code == 231, reply
     return client
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    """Let the reactor run until C{condition()} holds."""
+    for _ in range(int(timeout / 0.005)):
+        if condition():
+            return
+        await deferLater(reactor, 0.005, lambda: None)
+    raise AssertionError(f"still not true after {timeout} s: {condition}")
 
 
 def twistd_path() -> str:

@@ -1,0 +1,191 @@
+import os
+import sqlite3
+import stat
+
+from twisted.trial import unittest
+
+from examtwist.exams import Exam, Question
+from twisted.internet import reactor
+
+from examtwist.store import ExamExists, Result, Store, StoreClosed
+
+from tests.support import deferred_test, open_store, temp_db
+
+
+
+QUIZ = Exam("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
+
+
+def result(username="alice", test="math", status="graded", correct=4, total=5, grade=80.0):
+    return Result(username, test, status, correct, total, total, grade,
+                  "2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "127.0.0.1:5000")
+
+
+class StoreCreationTests(unittest.TestCase):
+    @deferred_test
+    async def test_new_database_has_the_builtin_tests(self):
+        store = await open_store(self)
+        exams = await store.list_exams()
+        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
+
+    @deferred_test
+    async def test_file_readable_by_owner_only(self):
+        """It holds password hashes: no one but its owner may read it, nor its WAL files."""
+        path = temp_db(self)
+        store = await open_store(self, path)
+        await store.add_user("alice", "hash")
+        for name in (path, path + "-wal", path + "-shm"):
+            self.assertEqual(stat.S_IMODE(os.stat(name).st_mode), 0o600, name)
+
+    @deferred_test
+    async def test_reopening_keeps_data_and_seeds_once(self):
+        path = temp_db(self)
+        store = await open_store(self, path)
+        await store.add_user("alice", "hash")
+        await store.close()
+        again = await open_store(self, path)
+        self.assertEqual(await again.get_password_hash("alice"), "hash")
+        self.assertEqual(len(await again.list_exams()), 2)
+
+    @deferred_test
+    async def test_refuses_a_newer_schema(self):
+        """A database written by a newer examtwist is not touched."""
+        path = temp_db(self)
+        await (await open_store(self, path)).close()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE schema_version SET version = 99")
+        db.close()
+        store = Store(reactor, path)
+        self.addCleanup(store.close)
+        with self.assertRaises(RuntimeError) as e:
+            await store.start()
+        self.assertIn("99", str(e.exception))
+
+    @deferred_test
+    async def test_closed_store_refuses_work(self):
+        store = await open_store(self)
+        await store.close()
+        with self.assertRaises(StoreClosed):
+            await store.list_exams()
+
+
+class UserTests(unittest.TestCase):
+    @deferred_test
+    async def test_add_and_get(self):
+        store = await open_store(self)
+        self.assertTrue(await store.add_user("alice", "h1"))
+        self.assertEqual(await store.get_password_hash("alice"), "h1")
+        self.assertIsNone(await store.get_password_hash("bob"))
+
+    @deferred_test
+    async def test_name_taken(self):
+        """A second account of one name is refused by the database, the first kept."""
+        store = await open_store(self)
+        await store.add_user("alice", "h1")
+        self.assertFalse(await store.add_user("alice", "h2"))
+        self.assertEqual(await store.get_password_hash("alice"), "h1")
+
+    @deferred_test
+    async def test_names_are_case_sensitive(self):
+        store = await open_store(self)
+        self.assertTrue(await store.add_user("alice", "h1"))
+        self.assertTrue(await store.add_user("Alice", "h2"))
+        self.assertEqual(await store.get_password_hash("Alice"), "h2")
+
+    @deferred_test
+    async def test_sql_in_values_is_data(self):
+        """Quotes and SQL in values are stored as text and change nothing else."""
+        store = await open_store(self)
+        evil = "x'); DROP TABLE users; --"
+        self.assertTrue(await store.add_user(evil, evil))
+        self.assertEqual(await store.get_password_hash(evil), evil)
+        self.assertIsNone(await store.get_password_hash("' OR '1'='1"))
+        self.assertEqual([u.username for u in await store.list_users()], [evil])
+
+    @deferred_test
+    async def test_set_password_hash(self):
+        store = await open_store(self)
+        await store.add_user("alice", "old")
+        await store.set_password_hash("alice", "new")
+        self.assertEqual(await store.get_password_hash("alice"), "new")
+
+    @deferred_test
+    async def test_list_users_counts_results(self):
+        store = await open_store(self)
+        await store.add_user("bob", "h")
+        await store.add_user("alice", "h")
+        await store.record_result(result("alice"))
+        users = await store.list_users()
+        self.assertEqual([(u.username, u.results) for u in users], [("alice", 1), ("bob", 0)])
+
+
+class ExamStoreTests(unittest.TestCase):
+    @deferred_test
+    async def test_get_by_number_or_name(self):
+        store = await open_store(self)
+        by_number = await store.get_exam("2")
+        by_name = await store.get_exam("PyThOn")
+        self.assertEqual(by_number, by_name)
+        self.assertEqual(by_number.name, "python")
+        self.assertEqual(by_number.questions[2].text, ("What does this print?", "    print(sorted([3, 1, 2]))"))
+
+    @deferred_test
+    async def test_unknown(self):
+        store = await open_store(self)
+        for wanted in ["3", "0", "-1", "99999999999999999999999", "chemistry", "math' OR '1'='1", "١"]:
+            self.assertIsNone(await store.get_exam(wanted), wanted)
+
+    @deferred_test
+    async def test_add_numbers_in_order(self):
+        store = await open_store(self)
+        await store.add_exam(QUIZ)
+        self.assertEqual((await store.list_exams())[-1], (3, "Quiz", 1))
+        self.assertEqual(await store.get_exam("quiz"), QUIZ)
+
+    @deferred_test
+    async def test_name_taken_in_any_case(self):
+        store = await open_store(self)
+        with self.assertRaises(ExamExists):
+            await store.add_exam(Exam("MATH", QUIZ.questions))
+        self.assertEqual(len((await store.get_exam("math")).questions), 5)
+
+    @deferred_test
+    async def test_replace_keeps_number_and_results(self):
+        store = await open_store(self)
+        await store.add_user("alice", "h")
+        await store.record_result(result("alice", "math"))
+        await store.add_exam(Exam("math", QUIZ.questions), replace=True)
+        self.assertEqual((await store.list_exams())[0], (1, "math", 1))
+        self.assertEqual(len(await store.list_results()), 1)
+
+
+class ResultTests(unittest.TestCase):
+    @deferred_test
+    async def test_record_and_list(self):
+        store = await open_store(self)
+        await store.add_user("alice", "h")
+        graded = result()
+        abandoned = result(status="abandoned", grade=None, correct=1)._replace(answered=2)
+        await store.record_result(graded)
+        await store.record_result(abandoned)
+        self.assertEqual(await store.list_results(), [graded, abandoned])
+
+    @deferred_test
+    async def test_unknown_user_is_an_error(self):
+        store = await open_store(self)
+        with self.assertRaises(LookupError):
+            await store.record_result(result("nobody"))
+        self.assertEqual(await store.list_results(), [])
+
+    @deferred_test
+    async def test_close_waits_for_writes_in_flight(self):
+        """Writes asked for before close are stored, not cut off."""
+        path = temp_db(self)
+        store = await open_store(self, path)
+        await store.add_user("alice", "h")
+        writes = [store.record_result(result()) for _ in range(20)]
+        await store.close()
+        self.assertTrue(all(w.called for w in writes))
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 20)
+        db.close()

@@ -1,0 +1,53 @@
+from twisted.internet.testing import MemoryReactor
+from twisted.python import usage
+from twisted.trial import unittest
+
+from examtwist.passwords import HashCost
+from examtwist.tap import Options, makeService
+
+from tests.support import temp_db
+
+
+class OptionsTests(unittest.TestCase):
+    def parse(self, *args):
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_defaults(self):
+        options = self.parse()
+        self.assertEqual(options["exam"], "tcp:6666:interface=127.0.0.1")
+        self.assertEqual(options["db"], "examtwist.db")
+        self.assertEqual(options["lucky"], 7)
+        self.assertEqual(options["idle-timeout"], 600.0)
+        self.assertEqual(options["hash-cost"], HashCost(19456, 2))
+
+    def test_values(self):
+        options = self.parse("--lucky", "3", "--idle-timeout", "0", "--hash-memory", "1024", "--hash-rounds", "3")
+        self.assertEqual((options["lucky"], options["idle-timeout"]), (3, 0.0))
+        self.assertEqual(options["hash-cost"], HashCost(1024, 3))
+
+    def test_refused(self):
+        for args in [("--lucky", "0"), ("--lucky", "seven"), ("--idle-timeout", "-1"),
+                     ("--idle-timeout", "nan"), ("--hash-memory", "4"), ("--hash-threads", "0")]:
+            self.assertRaises(usage.UsageError, self.parse, *args)
+
+
+class MakeServiceTests(unittest.TestCase):
+    def test_listens_on_the_endpoint_given(self):
+        reactor = MemoryReactor()
+        options = Options()
+        options.parseOptions(["--exam", "tcp:7777:interface=127.0.0.2", "--db", temp_db(self)])
+        service = makeService(options, reactor)
+        service.privilegedStartService()
+        exam = [(port, interface) for port, factory, _, interface in reactor.tcpServers
+                if factory is service.factory]
+        self.assertEqual(exam, [(7777, "127.0.0.2")])
+        factory = service.factory
+        self.assertEqual(factory.counter.lucky, 7)
+        self.assertEqual(factory.idle_timeout, 600.0)
+
+    def test_idle_timeout_zero_turns_it_off(self):
+        options = Options()
+        options.parseOptions(["--idle-timeout", "0", "--db", temp_db(self)])
+        self.assertIsNone(makeService(options, MemoryReactor()).factory.idle_timeout)
