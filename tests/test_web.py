@@ -10,14 +10,19 @@ from html.parser import HTMLParser
 from urllib.parse import quote
 
 import treq
+from treq.client import HTTPClient
 from treq.testing import StubTreq
+from twisted.internet import reactor
+from twisted.internet.ssl import Certificate
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 
 from examtwist.store import Store
 from examtwist.students import Student
 from examtwist.web import HEALTH_TIMEOUT, StudentLookup
+from tests.client_support import self_signed_certificate
 from tests.support import LOOPBACK, listening_port, start_server, temp_db
 
 SQL_INJECTION = "1800' OR '1'='1"
@@ -328,3 +333,20 @@ class StuckStoreTests(TestCase):
         response = self.successResultOf(answer)
         self.assertEqual(response.code, 503)
         self.assertEqual(self.successResultOf(response.content()), b"store not answering\n")
+
+
+class TLSTests(TestCase):
+    async def test_web_over_tls(self):
+        """--web ssl:... serves the same app over HTTPS; a client that trusts the cert reads it."""
+        key, cert = self_signed_certificate(self)
+        service, _ = await start_server(
+            self, "--web", f"ssl:0:interface={LOOPBACK}:privateKey={key}:certKey={cert}"
+        )
+        with open(cert, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        agent = Agent(reactor, BrowserLikePolicyForHTTPS(trustRoot=trust),
+                      pool=HTTPConnectionPool(reactor, persistent=False))
+        url = f"https://{LOOPBACK}:{listening_port(service, 'Web app')}/api/students/1800"
+        response = await HTTPClient(agent).get(url)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(await response.json(), {"name": "Sara", "id": 1800, "age": 23})
