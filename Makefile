@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Extra twistd options for `make run`, e.g. make run ARGS="--lucky 3"
 ARGS ?=
 
-.PHONY: run test clean
+.PHONY: run test clean docs-screenshots
 
 $(STAMP): setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/trial $(TRIAL_ARGS) tests
+
+# The README's pictures of the web lookup, as the browser tests take them.
+docs-screenshots: $(STAMP)
+	$(BIN)/trial tests.test_browser
+	mkdir -p docs
+	for page in login student error; do cp _trial_temp/screenshots/$$page.png docs/web-$$page.png; done
 
 clean:
 	rm -rf $(VENV) _trial_temp *.egg-info build

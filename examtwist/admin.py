@@ -5,6 +5,7 @@ The C{examtwist} admin command: look at and fill the database a server uses.
     examtwist exams import NAME QUESTIONS ANSWERS [--replace]
     examtwist results [--csv]
     examtwist users list
+    examtwist students add NAME ID AGE | list [--csv] | clear [--yes] | import FILE.csv [--replace]
 
 It goes through the same L{Store} as the server, so it is safe to run beside a running server.
 """
@@ -17,11 +18,13 @@ import sqlite3
 import sys
 
 from twisted.internet.task import react
+from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from examtwist import __version__
 from examtwist.exams import ExamFileError, read_exam
-from examtwist.store import ExamExists, Store
+from examtwist.store import ExamExists, Store, StudentExists
+from examtwist.students import CSV_HEADER, StudentFileError, make_student, read_students_csv
 
 
 class AdminError(Exception):
@@ -128,6 +131,104 @@ class UsersOptions(usage.Options):
             raise usage.UsageError("say which: users list")
 
 
+class StudentsAddOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] NAME ID AGE"
+    creates_database = True
+
+    def parseArgs(self, name, student_id, age) -> None:
+        try:
+            self["student"] = make_student(name, student_id, age)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    async def run(self, store: Store, out) -> None:
+        student = self["student"]
+        try:
+            await store.add_student(student)
+        except StudentExists:
+            stored = await store.get_student(student.id)
+            raise AdminError(
+                f"ID {student.id} belongs to {stored.name} already; nothing was added"
+            ) from None
+        out.write(f"Added {student.name}, ID {student.id}, age {student.age}\n")
+
+
+class StudentsListOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--csv]"
+    optFlags = [["csv", None, "Write CSV that students import reads back."]]
+
+    async def run(self, store: Store, out) -> None:
+        students = await store.list_students()
+        if self["csv"]:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(CSV_HEADER)
+            writer.writerows((s.name, s.id, s.age) for s in students)
+            return
+        rows = [(str(s.id), s.name, str(s.age)) for s in students]
+        out.write(grid(("ID", "Name", "Age"), rows))
+
+
+class StudentsClearOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--yes]"
+    optFlags = [["yes", "y", "Do not ask first."]]
+
+    async def run(self, store: Store, out) -> None:
+        count = len(await store.list_students())
+        if count == 0:
+            out.write("There are no students to remove\n")
+            return
+        if not self["yes"]:
+            out.write(f"Remove all {count} students from {store.path}? [y/N] ")
+            out.flush()
+            answer = await deferToThread(sys.stdin.readline)
+            if not answer:
+                raise AdminError("no answer, so nothing was removed (--yes skips the question)")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise AdminError("nothing was removed")
+        removed = await store.clear_students()
+        out.write(f"Removed {removed} students\n")
+
+
+class StudentsImportOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--replace] FILE.csv"
+    optFlags = [["replace", None, "Remove every stored student first, in the same transaction."]]
+    creates_database = True
+
+    def parseArgs(self, path) -> None:
+        self["path"] = path
+
+    async def run(self, store: Store, out) -> None:
+        path = self["path"]
+        try:
+            rows = read_students_csv(path)
+        except StudentFileError as e:
+            raise AdminError(f"{e}; nothing was imported") from e
+        try:
+            await store.add_students([student for _, student in rows], replace=self["replace"])
+        except StudentExists as e:
+            taken = e.args[0]
+            line = next(line for line, student in rows if student.id == taken.id)
+            raise AdminError(
+                f"{path}, line {line}: a student with ID {taken.id} is stored already (--replace"
+                " replaces them all); nothing was imported"
+            ) from None
+        out.write(f"Imported {len(rows)} students from {path}\n")
+
+
+class StudentsOptions(usage.Options):
+    synopsis = "add | list | clear | import"
+    subCommands = [
+        ["add", None, StudentsAddOptions, "Add one student."],
+        ["list", None, StudentsListOptions, "List the students the web lookup knows."],
+        ["clear", None, StudentsClearOptions, "Remove every student (asks first)."],
+        ["import", None, StudentsImportOptions, "Add students from CSV (header name,id,age)."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which: students add, list, clear or import")
+
+
 class AdminOptions(usage.Options):
     synopsis = "examtwist COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
@@ -135,6 +236,7 @@ class AdminOptions(usage.Options):
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
         ["users", None, UsersOptions, "List the registered students."],
+        ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
     ]
 
     def opt_version(self) -> None:
@@ -144,7 +246,7 @@ class AdminOptions(usage.Options):
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("say which command: exams, results or users")
+            raise usage.UsageError("say which command: exams, results, students or users")
 
     def command(self):
         """The innermost options object, the one that runs."""

@@ -1,10 +1,10 @@
 """
 The store: every SQL statement of examtwist, run off the reactor thread.
 
-One SQLite file holds users, tests, questions and results. All calls go through one adbapi
-connection pool with a single connection (SQLite allows one writer; one connection also keeps
-each interaction's reads and writes together), so each method is one short transaction in
-that thread and returns a Deferred. Only parameterized SQL.
+One SQLite file holds users, tests, questions, results and the students of the web lookup. All
+calls go through one adbapi connection pool with a single connection (SQLite allows one writer;
+one connection also keeps each interaction's reads and writes together), so each method is one
+short transaction in that thread and returns a Deferred. Only parameterized SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
 
 from examtwist.exams import BUILTIN_EXAMS, Exam, Question
+from examtwist.students import MAX_ID, SAMPLE_STUDENTS, Student
 
 log = Logger()
 
@@ -32,6 +33,10 @@ def utc_now() -> str:
 
 class ExamExists(Exception):
     """A test of that name is stored already."""
+
+
+class StudentExists(Exception):
+    """A student with that ID is stored already; C{args} is the new student."""
 
 
 class StoreClosed(Exception):
@@ -103,9 +108,25 @@ _SCHEMA_V1 = [
     )""",
 ]
 
+
+def _add_sample_students(txn) -> None:
+    """The three students of the original app, so a new server's lookup page works at once."""
+    _insert_students(txn, SAMPLE_STUDENTS)
+
+
+_SCHEMA_V2_STUDENTS = [
+    # The ID is the rowid: an integer, unique, and the fastest lookup SQLite has.
+    """CREATE TABLE students (
+        id INTEGER PRIMARY KEY CHECK (id >= 0),
+        name TEXT NOT NULL,
+        age INTEGER NOT NULL CHECK (age >= 0)
+    )""",
+    _add_sample_students,
+]
+
 # Forward migrations: version N is reached by running MIGRATIONS[N - 1]. Never edit a
-# released one; append.
-MIGRATIONS = [_SCHEMA_V1]
+# released one; append. A step is an SQL statement or a function of the transaction.
+MIGRATIONS = [_SCHEMA_V1, _SCHEMA_V2_STUDENTS]
 
 
 def _on_connect(connection: sqlite3.Connection) -> None:
@@ -222,6 +243,38 @@ class Store:
     def list_results(self) -> Deferred[list[Result]]:
         return self._run(_list_results)
 
+    # Students of the web lookup
+
+    def add_student(self, student: Student) -> Deferred[None]:
+        """
+        @raise StudentExists: (in the Deferred) when a student has that ID already.
+        """
+        return self._run(_insert_students, [student])
+
+    def add_students(self, students: list[Student], replace: bool = False) -> Deferred[None]:
+        """
+        Store all of them, or none: one of their IDs stored already fails the whole call. With
+        C{replace}, they take the place of every stored student.
+
+        @raise StudentExists: (in the Deferred) naming the first student whose ID is taken.
+        """
+        return self._run(_add_students, students, replace)
+
+    def get_student(self, student_id: int) -> Deferred[Student | None]:
+        """The student with this ID, None if none (an ID too large to store is nobody's)."""
+        return self._run(_get_student, student_id)
+
+    def list_students(self) -> Deferred[list[Student]]:
+        return self._run(_list_students)
+
+    def clear_students(self) -> Deferred[int]:
+        """Remove every student; fires with how many there were."""
+        return self._run(_clear_students)
+
+    def check(self) -> Deferred[int]:
+        """A trivial read that goes through the pool's thread: fires with the schema version."""
+        return self._run(_schema_version)
+
 
 # The interactions: plain DB-API code, each run in the pool's thread as one transaction.
 
@@ -236,14 +289,17 @@ def _migrate(txn) -> None:
         raise RuntimeError(
             f"the database is at schema version {current}, newer than this examtwist knows"
         )
-    for statements in MIGRATIONS[current:]:
-        for statement in statements:
-            txn.execute(statement)
+    for steps in MIGRATIONS[current:]:
+        for step in steps:
+            if callable(step):
+                step(txn)
+            else:
+                txn.execute(step)
     if current == 0:
         for exam in BUILTIN_EXAMS:
             _insert_exam(txn, exam, utc_now())
         txn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
-        log.info("Created the database schema with the built-in tests")
+        log.info("Created the database schema with the built-in tests and sample students")
     elif current < len(MIGRATIONS):
         txn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
         log.info("Migrated the database from schema {old} to {new}", old=current, new=len(MIGRATIONS))
@@ -363,3 +419,42 @@ def _list_results(txn) -> list[Result]:
         " JOIN tests ON tests.id = results.test_id ORDER BY results.id"
     )
     return [Result(*row) for row in txn.fetchall()]
+
+
+def _add_students(txn, students, replace: bool) -> None:
+    if replace:
+        _clear_students(txn)
+    _insert_students(txn, students)
+
+
+def _insert_students(txn, students) -> None:
+    for student in students:
+        txn.execute(
+            "INSERT INTO students (id, name, age) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (student.id, student.name, student.age),
+        )
+        if txn.rowcount != 1:
+            raise StudentExists(student)
+
+
+def _get_student(txn, student_id: int) -> Student | None:
+    if not 0 <= student_id <= MAX_ID:
+        return None
+    txn.execute("SELECT name, id, age FROM students WHERE id = ?", (student_id,))
+    row = txn.fetchone()
+    return Student(*row) if row else None
+
+
+def _list_students(txn) -> list[Student]:
+    txn.execute("SELECT name, id, age FROM students ORDER BY id")
+    return [Student(*row) for row in txn.fetchall()]
+
+
+def _clear_students(txn) -> int:
+    txn.execute("DELETE FROM students")
+    return txn.rowcount
+
+
+def _schema_version(txn) -> int:
+    txn.execute("SELECT version FROM schema_version")
+    return txn.fetchone()[0]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
+from twisted.web.server import Site
 
 from examtwist.counting import InMemoryCounter
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.service import ExamService, ListeningService
 from examtwist.store import Store
+from examtwist.web import StudentLookup
 
 
 def _positive_int(value: str) -> int:
@@ -42,6 +44,7 @@ class Options(usage.Options):
     )
     optParameters = [
         ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
+        ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
         ["db", None, "examtwist.db", "SQLite database file (created if missing)."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
         ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
@@ -72,4 +75,8 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     root = ExamService(store, hasher, factory)
     exam_endpoint = serverFromString(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
+    site = Site(StudentLookup(store, reactor).resource())
+    site.noisy = False
+    web_endpoint = serverFromString(reactor, config["web"])
+    ListeningService("Web app", web_endpoint, site).setServiceParent(root)
     return root

@@ -57,11 +57,13 @@ async def open_store(testcase, path: str | None = None) -> Store:
     return store
 
 
+# Every listener on a free loopback port; a test's own options come later and win.
+FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interface={LOOPBACK}"]
+
+
 def server_options(testcase, *args: str) -> Options:
     options = Options()
-    options.parseOptions(
-        ["--exam", f"tcp:0:interface={LOOPBACK}", "--db", temp_db(testcase), *FAST_HASH, *args]
-    )
+    options.parseOptions([*FREE_PORTS, "--db", temp_db(testcase), *FAST_HASH, *args])
     return options
 
 
@@ -74,8 +76,13 @@ async def start_server(testcase, *args: str, options: Options | None = None, has
     service = makeService(options or server_options(testcase, *args), reactor, hasher=hasher)
     service.startService()
     testcase.addCleanup(lambda: service.running and service.stopService())
-    listener = next(iter(service))
-    return service, listener.port.getHost().port
+    return service, listening_port(service, "Exam service")
+
+
+def listening_port(service, what: str) -> int:
+    """The port a running service's listener got; C{what} is "Exam service" or "Web app"."""
+    listener = next(child for child in service if child.what == what)
+    return listener.port.getHost().port
 
 
 class ReplyClient(Protocol):
@@ -174,7 +181,7 @@ class Twistd(ProcessProtocol):
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
         argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
-                "--exam", f"tcp:0:interface={LOOPBACK}", *FAST_HASH, *args]
+                *FREE_PORTS, *FAST_HASH, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
         testcase.addCleanup(process.kill)
