@@ -184,22 +184,28 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        await DeferredList(list(self._inflight))
+        await DeferredList(list(self._inflight), consumeErrors=True)
         if self._pool is not None:
             self._pool.close()
 
     def _run(self, interaction, *args) -> Deferred:
+        """
+        Run one interaction in the pool's thread. The caller gets a Deferred of its own:
+        cancelling it stops the waiting, not the work, which L{close} still waits for.
+        """
         if self._closed or self._pool is None:
             return fail(StoreClosed())
-        done: Deferred[None] = Deferred()
-        self._inflight.add(done)
+        work = self._pool.runInteraction(interaction, *args)
+        self._inflight.add(work)
+        answer: Deferred = Deferred()
 
         def finished(result):
-            self._inflight.discard(done)
-            done.callback(None)
-            return result
+            self._inflight.discard(work)
+            if not answer.called:
+                answer.callback(result)
 
-        return self._pool.runInteraction(interaction, *args).addBoth(finished)
+        work.addBoth(finished)
+        return answer
 
     # Users
 

@@ -6,6 +6,7 @@ from twisted.trial import unittest
 
 from examtwist.exams import Exam, Question
 from twisted.internet import reactor
+from twisted.internet.defer import CancelledError, ensureDeferred
 
 from examtwist.store import ExamExists, Result, Store, StoreClosed
 
@@ -188,4 +189,24 @@ class ResultTests(unittest.TestCase):
         self.assertTrue(all(w.called for w in writes))
         with sqlite3.connect(path) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 20)
+        db.close()
+
+    @deferred_test
+    async def test_cancelled_call_still_waited_for_by_close(self):
+        """A caller may stop waiting; the write still happens and close waits for it."""
+        path = temp_db(self)
+        store = await open_store(self, path)
+        await store.add_user("alice", "h")
+        lock = sqlite3.connect(path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # the write waits in the store's thread
+        write = store.record_result(result())
+        write.cancel()
+        self.assertIsInstance(self.failureResultOf(write).value, CancelledError)
+        closing = ensureDeferred(store.close())
+        self.assertFalse(closing.called)
+        lock.execute("COMMIT")
+        lock.close()
+        await closing
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 1)
         db.close()
