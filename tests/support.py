@@ -144,6 +144,18 @@ class PostgresBackend:
         return connection.commit
 
 
+async def waiting_for_locks(db: str, count: int, timeout: float = 10.0) -> None:
+    """Let the reactor run until C{count} sessions of that PostgreSQL database wait on a lock."""
+    query = ("SELECT count(*) FROM pg_stat_activity"
+             " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    for _ in range(int(timeout / 0.02)):
+        [(waiting,)] = await deferToThread(POSTGRES.execute, db, query)
+        if waiting >= count:
+            return
+        await deferLater(reactor, 0.02, lambda: None)
+    raise AssertionError(f"fewer than {count} sessions waited on a lock after {timeout} s")
+
+
 def database_url(url: str, name: str) -> str:
     """The same server and user, another database."""
     return urlsplit(url)._replace(path=f"/{name}").geturl()
