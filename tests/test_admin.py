@@ -182,6 +182,11 @@ class PostgresCountCommandTests(OnPostgres, AdminTestCase):
         self.assertEqual((code, out), (0, "The count starts again: the next connection to any node is the first\n"), err)
         self.assertEqual(await store.count_connection("127.0.0.1:6000", 7), (1, None))
 
+
+
+class DatabaseURLCommandTests(AdminTestCase):
+    """A PostgreSQL URL that leads nowhere (no server needed to see it)."""
+
     @deferred_test
     async def test_unreachable_database_in_one_line(self):
         """A server that is not there: libpq's reason, no traceback, no password; exit 1."""
