@@ -20,9 +20,12 @@ setup(
         "Werkzeug>=3.1",
     ],
     extras_require={
+        # Several nodes on one PostgreSQL database (--db postgresql://...), through psycopg 3.
+        "postgres": ["psycopg[binary]>=3.2"],
         # Pillow takes the GUI test's screenshots from the virtual X screen; treq and Selenium
-        # drive the web lookup over real sockets and in Debian's chromium.
-        "test": ["hypothesis", "Pillow", "treq", "selenium"],
+        # drive the web lookup over real sockets and in Debian's chromium; psycopg runs the
+        # suites on PostgreSQL too.
+        "test": ["hypothesis", "Pillow", "treq", "selenium", "psycopg[binary]>=3.2"],
     },
     entry_points={
         "console_scripts": [

@@ -1,16 +1,15 @@
 """
 The store: every SQL statement of examtwist, run off the reactor thread.
 
-One SQLite file holds users, tests, questions, results and the students of the web lookup. All
-calls go through one adbapi connection pool with a single connection (SQLite allows one writer;
-one connection also keeps each interaction's reads and writes together), so each method is one
-short transaction in that thread and returns a Deferred. Only parameterized SQL.
+One database holds users, tests, questions, results, the students of the web lookup and, when
+several nodes share it, their count of connections: a SQLite file, or a PostgreSQL database.
+All calls go through an adbapi connection pool (one connection for SQLite, a few for
+PostgreSQL; examtwist/engines.py says what differs), so each method is one short transaction in
+a worker thread and returns a Deferred. Only parameterized SQL.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -18,6 +17,7 @@ from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
 
+from examtwist.engines import engine_for
 from examtwist.exams import BUILTIN_EXAMS, Exam, Question
 from examtwist.students import MAX_ID, SAMPLE_STUDENTS, Student
 
@@ -68,22 +68,29 @@ class UserSummary(NamedTuple):
     results: int
 
 
+class ConnectionCount(NamedTuple):
+    counted: int
+    since: str
+
+
+# The DDL is written once for both databases: the engine fills in {id} (a generated key),
+# {bigint} and {float}.
 _SCHEMA_V1 = [
     """CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
+        id {id},
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         created_at TEXT NOT NULL
     )""",
     """CREATE TABLE tests (
-        id INTEGER PRIMARY KEY,
+        id {id},
         name TEXT NOT NULL,
         created_at TEXT NOT NULL
     )""",
     # TAKE matches names case-insensitively, so they must be unique that way.
     "CREATE UNIQUE INDEX tests_name ON tests (lower(name))",
     """CREATE TABLE questions (
-        test_id INTEGER NOT NULL REFERENCES tests (id) ON DELETE CASCADE,
+        test_id {bigint} NOT NULL REFERENCES tests (id) ON DELETE CASCADE,
         position INTEGER NOT NULL,
         text TEXT NOT NULL,
         choice_a TEXT NOT NULL,
@@ -94,14 +101,14 @@ _SCHEMA_V1 = [
         PRIMARY KEY (test_id, position)
     )""",
     """CREATE TABLE results (
-        id INTEGER PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users (id),
-        test_id INTEGER NOT NULL REFERENCES tests (id),
+        id {id},
+        user_id {bigint} NOT NULL REFERENCES users (id),
+        test_id {bigint} NOT NULL REFERENCES tests (id),
         status TEXT NOT NULL CHECK (status IN ('graded', 'abandoned')),
         correct INTEGER NOT NULL,
         answered INTEGER NOT NULL,
         total INTEGER NOT NULL,
-        grade REAL,
+        grade {float},
         started_at TEXT NOT NULL,
         finished_at TEXT NOT NULL,
         client TEXT NOT NULL
@@ -115,70 +122,70 @@ def _add_sample_students(txn) -> None:
 
 
 _SCHEMA_V2_STUDENTS = [
-    # The ID is the rowid: an integer, unique, and the fastest lookup SQLite has.
+    # On SQLite the ID is the rowid: an integer, unique, and the fastest lookup SQLite has.
     """CREATE TABLE students (
-        id INTEGER PRIMARY KEY CHECK (id >= 0),
+        id {bigint} PRIMARY KEY CHECK (id >= 0),
         name TEXT NOT NULL,
         age INTEGER NOT NULL CHECK (age >= 0)
     )""",
     _add_sample_students,
 ]
 
+
+def _start_count(txn) -> None:
+    txn.execute("INSERT INTO connection_count (id, counted, since) VALUES (1, 0, ?)", (utc_now(),))
+
+
+_SCHEMA_V3_COUNTING = [
+    # The count of connections of every node sharing the database (PostgreSQL). A server on
+    # SQLite is the only one on its file and counts in memory, from its own start.
+    """CREATE TABLE connection_count (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        counted {bigint} NOT NULL,
+        since TEXT NOT NULL
+    )""",
+    # The addresses of connections 1 to the lucky number, for the lucky connection's greeting.
+    """CREATE TABLE counted_connections (
+        number {bigint} PRIMARY KEY,
+        address TEXT NOT NULL
+    )""",
+    _start_count,
+]
+
 # Forward migrations: version N is reached by running MIGRATIONS[N - 1]. Never edit a
 # released one; append. A step is an SQL statement or a function of the transaction.
-MIGRATIONS = [_SCHEMA_V1, _SCHEMA_V2_STUDENTS]
-
-
-def _on_connect(connection: sqlite3.Connection) -> None:
-    connection.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode NORMAL survives a crash of the process; only a power loss can drop the
-    # last commits, never corrupt the file.
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("PRAGMA foreign_keys = ON")
-
-
-def _create_private_file(path: str) -> None:
-    """
-    The database holds password hashes: create it readable by its owner only. SQLite gives
-    its -wal and -shm files the same mode.
-    """
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
+MIGRATIONS = [_SCHEMA_V1, _SCHEMA_V2_STUDENTS, _SCHEMA_V3_COUNTING]
 
 
 class Store:
     """
-    examtwist's data, in one SQLite file.
+    examtwist's data, in a SQLite file or a PostgreSQL database.
 
     L{start} opens it (creating and migrating the schema); L{close} waits for the
     interactions in flight and closes it.
+
+    @ivar path: the C{--db} it was given: a SQLite file or a PostgreSQL URL.
+    @ivar location: the same without any password, to show.
+    @ivar shared: other nodes may use the database at once (PostgreSQL), so connections are
+        counted in it.
     """
 
     def __init__(self, reactor, path: str, busy_timeout: float = 10.0) -> None:
         self._reactor = reactor
+        self._engine = engine_for(path, busy_timeout)
         self.path = path
-        self._busy_timeout = busy_timeout
+        self.location = self._engine.location
+        self.shared = self._engine.shared
         self._pool: adbapi.ConnectionPool | None = None
+        self._schema_work: Deferred | None = None
         self._inflight: set[Deferred] = set()
         self._closed = False
 
     def start(self) -> Deferred[None]:
-        """Open the file and bring its schema up to date (C{create_db} of the original)."""
-        _create_private_file(self.path)
-        self._pool = adbapi.ConnectionPool(
-            "sqlite3",
-            self.path,
-            timeout=self._busy_timeout,
-            check_same_thread=False,
-            cp_min=1,
-            cp_max=1,
-            cp_openfun=_on_connect,
-            cp_reactor=self._reactor,
-            cp_noisy=False,
-        )
-        return self._run(_migrate)
+        """Open the database and bring its schema up to date (C{create_db} of the original)."""
+        self._pool = self._engine.open_pool(self._reactor)
+        self._schema_work = self._pool.runInteraction(self._engine.run, _migrate, self._engine)
+        return self._track(self._schema_work)
 
     async def close(self) -> None:
         if self._closed:
@@ -190,12 +197,29 @@ class Store:
 
     def _run(self, interaction, *args) -> Deferred:
         """
-        Run one interaction in the pool's thread. The caller gets a Deferred of its own:
-        cancelling it stops the waiting, not the work, which L{close} still waits for.
+        Run one interaction in a worker thread, once the schema is up to date (the pool may have
+        several threads). The caller gets a Deferred of its own: cancelling it stops the
+        waiting, not the work, which L{close} still waits for.
         """
         if self._closed or self._pool is None:
             return fail(StoreClosed())
-        work = self._pool.runInteraction(interaction, *args)
+        return self._track(
+            self._after_schema().addCallback(
+                lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
+            )
+        )
+
+    def _after_schema(self) -> Deferred[None]:
+        ready: Deferred[None] = Deferred()
+
+        def over(result):
+            ready.callback(None)
+            return result
+
+        self._schema_work.addBoth(over)
+        return ready
+
+    def _track(self, work: Deferred) -> Deferred:
         self._inflight.add(work)
         answer: Deferred = Deferred()
 
@@ -281,12 +305,28 @@ class Store:
         """A trivial read that goes through the pool's thread: fires with the schema version."""
         return self._run(_schema_version)
 
+    # The count of connections, when nodes share the database (see examtwist.counting)
+
+    def count_connection(self, address: str, lucky: int) -> Deferred[tuple[int, list[str] | None]]:
+        """
+        Count one connection of any node: its number and, for the lucky number only, the
+        addresses of connections 1 to C{lucky} in counting order.
+        """
+        return self._run(_count_connection, address, lucky)
+
+    def connection_count(self) -> Deferred[ConnectionCount]:
+        return self._run(_connection_count)
+
+    def restart_count(self) -> Deferred[None]:
+        """Start counting again from 1; the next connection of any node is the first."""
+        return self._run(_restart_count, utc_now())
+
 
 # The interactions: plain DB-API code, each run in the pool's thread as one transaction.
 
 
-def _migrate(txn) -> None:
-    txn.execute("BEGIN IMMEDIATE")
+def _migrate(txn, engine) -> None:
+    engine.lock_schema(txn)
     txn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     txn.execute("SELECT version FROM schema_version")
     row = txn.fetchone()
@@ -300,7 +340,7 @@ def _migrate(txn) -> None:
             if callable(step):
                 step(txn)
             else:
-                txn.execute(step)
+                txn.execute(step.format(**engine.types))
     if current == 0:
         for exam in BUILTIN_EXAMS:
             _insert_exam(txn, exam, utc_now())
@@ -389,8 +429,8 @@ def _add_exam(txn, exam: Exam, replace: bool, now: str) -> None:
 
 
 def _insert_exam(txn, exam: Exam, now: str) -> None:
-    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?)", (exam.name, now))
-    _insert_questions(txn, txn.lastrowid, exam)
+    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?) RETURNING id", (exam.name, now))
+    _insert_questions(txn, txn.fetchone()[0], exam)
 
 
 def _insert_questions(txn, test_id: int, exam: Exam) -> None:
@@ -406,15 +446,18 @@ def _insert_questions(txn, test_id: int, exam: Exam) -> None:
 
 def _record_result(txn, r: Result) -> None:
     txn.execute(
-        "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
-        " started_at, finished_at, client)"
-        " SELECT users.id, tests.id, ?, ?, ?, ?, ?, ?, ?, ?"
-        " FROM users, tests WHERE users.username = ? AND tests.name = ?",
-        (r.status, r.correct, r.answered, r.total, r.grade, r.started_at, r.finished_at,
-         r.client, r.username, r.test),
+        "SELECT users.id, tests.id FROM users, tests WHERE users.username = ? AND tests.name = ?",
+        (r.username, r.test),
     )
-    if txn.rowcount != 1:
+    found = txn.fetchone()
+    if found is None:
         raise LookupError(f"no user {r.username!r} or test {r.test!r} to record a result for")
+    txn.execute(
+        "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
+        " started_at, finished_at, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*found, r.status, r.correct, r.answered, r.total, r.grade, r.started_at,
+         r.finished_at, r.client),
+    )
 
 
 def _list_results(txn) -> list[Result]:
@@ -464,3 +507,30 @@ def _clear_students(txn) -> int:
 def _schema_version(txn) -> int:
     txn.execute("SELECT version FROM schema_version")
     return txn.fetchone()[0]
+
+
+def _count_connection(txn, address: str, lucky: int) -> tuple[int, list[str] | None]:
+    # The row stays locked until this transaction commits: every connection counted before
+    # this one has committed its address by the time the lucky one reads them.
+    txn.execute("UPDATE connection_count SET counted = counted + 1 RETURNING counted")
+    number = txn.fetchone()[0]
+    if number <= lucky:
+        txn.execute(
+            "INSERT INTO counted_connections (number, address) VALUES (?, ?)", (number, address)
+        )
+    if number != lucky:
+        return number, None
+    txn.execute(
+        "SELECT address FROM counted_connections WHERE number <= ? ORDER BY number", (lucky,)
+    )
+    return number, [address for (address,) in txn.fetchall()]
+
+
+def _connection_count(txn) -> ConnectionCount:
+    txn.execute("SELECT counted, since FROM connection_count")
+    return ConnectionCount(*txn.fetchone())
+
+
+def _restart_count(txn, now: str) -> None:
+    txn.execute("UPDATE connection_count SET counted = 0, since = ?", (now,))
+    txn.execute("DELETE FROM counted_connections")

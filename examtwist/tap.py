@@ -9,7 +9,8 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.web.server import Site
 
-from examtwist.counting import InMemoryCounter
+from examtwist.counting import counter_for
+from examtwist.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.service import ExamService, ListeningService
@@ -45,7 +46,8 @@ class Options(usage.Options):
     optParameters = [
         ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
         ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
-        ["db", None, "examtwist.db", "SQLite database file (created if missing)."],
+        ["db", None, "examtwist.db",
+         f"SQLite database file (created if missing), or a PostgreSQL database: {URL_FORM}."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
         ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
@@ -58,6 +60,7 @@ class Options(usage.Options):
             self["hash-cost"] = HashCost(self["hash-memory"], self["hash-rounds"])
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
+        check_database(self["db"])
 
 
 def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamService:
@@ -70,7 +73,7 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     if hasher is None:
         hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
     factory = ExamFactory(
-        reactor, store, hasher, InMemoryCounter(config["lucky"]), config["idle-timeout"]
+        reactor, store, hasher, counter_for(store, config["lucky"]), config["idle-timeout"]
     )
     root = ExamService(store, hasher, factory)
     exam_endpoint = serverFromString(reactor, config["exam"])

@@ -1,5 +1,9 @@
+"""
+The store on a real database: every suite runs on SQLite files in temp dirs, and again on a
+fresh PostgreSQL database per test (the Postgres* classes at the end).
+"""
+
 import os
-import sqlite3
 import stat
 
 from twisted.trial import unittest
@@ -10,8 +14,7 @@ from twisted.internet.defer import CancelledError, ensureDeferred
 
 from examtwist.store import ExamExists, Result, Store, StoreClosed
 
-from tests.support import deferred_test, open_store, temp_db
-
+from tests.support import OnPostgres, backend_of, deferred_test, open_store, temp_db
 
 
 QUIZ = Exam("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
@@ -22,13 +25,7 @@ def result(username="alice", test="math", status="graded", correct=4, total=5, g
                   "2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "127.0.0.1:5000")
 
 
-class StoreCreationTests(unittest.TestCase):
-    @deferred_test
-    async def test_new_database_has_the_builtin_tests(self):
-        store = await open_store(self)
-        exams = await store.list_exams()
-        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
-
+class SQLiteFileTests(unittest.TestCase):
     @deferred_test
     async def test_file_readable_by_owner_only(self):
         """It holds password hashes: no one but its owner may read it, nor its WAL files."""
@@ -38,24 +35,28 @@ class StoreCreationTests(unittest.TestCase):
         for name in (path, path + "-wal", path + "-shm"):
             self.assertEqual(stat.S_IMODE(os.stat(name).st_mode), 0o600, name)
 
+
+class StoreCreationTests(unittest.TestCase):
+    @deferred_test
+    async def test_new_database_has_the_builtin_tests(self):
+        store = await open_store(self)
+        exams = await store.list_exams()
+        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
+
     @deferred_test
     async def test_reopening_keeps_data_and_seeds_once(self):
-        path = temp_db(self)
-        store = await open_store(self, path)
+        store = await open_store(self)
         await store.add_user("alice", "hash")
         await store.close()
-        again = await open_store(self, path)
+        again = await open_store(self, store.path)
         self.assertEqual(await again.get_password_hash("alice"), "hash")
         self.assertEqual(len(await again.list_exams()), 2)
 
     @deferred_test
     async def test_refuses_a_newer_schema(self):
         """A database written by a newer examtwist is not touched."""
-        path = temp_db(self)
-        await (await open_store(self, path)).close()
-        with sqlite3.connect(path) as db:
-            db.execute("UPDATE schema_version SET version = 99")
-        db.close()
+        path = (await open_store(self)).path
+        backend_of(self).execute(path, "UPDATE schema_version SET version = 99")
         store = Store(reactor, path)
         self.addCleanup(store.close)
         with self.assertRaises(RuntimeError) as e:
@@ -181,32 +182,40 @@ class ResultTests(unittest.TestCase):
     @deferred_test
     async def test_close_waits_for_writes_in_flight(self):
         """Writes asked for before close are stored, not cut off."""
-        path = temp_db(self)
-        store = await open_store(self, path)
+        store = await open_store(self)
         await store.add_user("alice", "h")
         writes = [store.record_result(result()) for _ in range(20)]
         await store.close()
         self.assertTrue(all(w.called for w in writes))
-        with sqlite3.connect(path) as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 20)
-        db.close()
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(20,)])
 
     @deferred_test
     async def test_cancelled_call_still_waited_for_by_close(self):
         """A caller may stop waiting; the write still happens and close waits for it."""
-        path = temp_db(self)
-        store = await open_store(self, path)
+        store = await open_store(self)
         await store.add_user("alice", "h")
-        lock = sqlite3.connect(path, isolation_level=None)
-        lock.execute("BEGIN IMMEDIATE")  # the write waits in the store's thread
+        release = backend_of(self).hold_result_writes(self, store.path)
         write = store.record_result(result())
         write.cancel()
         self.assertIsInstance(self.failureResultOf(write).value, CancelledError)
         closing = ensureDeferred(store.close())
         self.assertFalse(closing.called)
-        lock.execute("COMMIT")
-        lock.close()
+        release()
         await closing
-        with sqlite3.connect(path) as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 1)
-        db.close()
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(1,)])
+
+
+class PostgresStoreCreationTests(OnPostgres, StoreCreationTests):
+    pass
+
+
+class PostgresUserTests(OnPostgres, UserTests):
+    pass
+
+
+class PostgresExamStoreTests(OnPostgres, ExamStoreTests):
+    pass
+
+
+class PostgresResultTests(OnPostgres, ResultTests):
+    pass
