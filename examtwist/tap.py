@@ -63,6 +63,19 @@ class Options(usage.Options):
         check_database(self["db"])
 
 
+# Twisted listens with a backlog of 50. A class connecting at once overflows that, and a client
+# whose handshake falls out of a full queue can wait for a greeting that never comes.
+LISTEN_BACKLOG = 1024
+
+
+def listening_endpoint(reactor, description: str):
+    """An endpoint from its string, with a deeper listen queue unless the string sets one."""
+    kind = description.split(":", 1)[0]
+    if kind in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
+        description = f"{description}:backlog={LISTEN_BACKLOG}"
+    return serverFromString(reactor, description)
+
+
 def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamService:
     """
     Build the whole service from the options. C{reactor} and C{hasher} are for tests.
@@ -76,10 +89,10 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         reactor, store, hasher, counter_for(store, config["lucky"]), config["idle-timeout"]
     )
     root = ExamService(store, hasher, factory)
-    exam_endpoint = serverFromString(reactor, config["exam"])
+    exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
     site = Site(StudentLookup(store, reactor).resource())
     site.noisy = False
-    web_endpoint = serverFromString(reactor, config["web"])
+    web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site).setServiceParent(root)
     return root

@@ -47,6 +47,15 @@ class MakeServiceTests(unittest.TestCase):
         self.assertEqual(factory.counter.lucky, 7)
         self.assertEqual(factory.idle_timeout, 600.0)
 
+    def test_listen_queue_deep_enough_for_a_class(self):
+        """A whole class connecting at once fits the listen queue, unless told otherwise."""
+        reactor = MemoryReactor()
+        options = Options()
+        options.parseOptions(["--exam", "tcp:7777", "--web", "tcp:7778:backlog=7", "--db", temp_db(self)])
+        makeService(options, reactor).privilegedStartService()
+        backlogs = {port: backlog for port, _, backlog, _ in reactor.tcpServers}
+        self.assertEqual(backlogs, {7777: 1024, 7778: 7})
+
     def test_idle_timeout_zero_turns_it_off(self):
         options = Options()
         options.parseOptions(["--idle-timeout", "0", "--db", temp_db(self)])
