@@ -9,6 +9,7 @@ the window and the server both make progress while a test waits.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -84,6 +85,11 @@ class GUITestCase(TestCase):
         if window.client is not None and not window.busy:
             window.client.close()
         window.close()
+        # Tk objects must die in the thread that made them (Tcl aborts the process otherwise):
+        # collect the window's reference cycles here, not in whichever thread the collector
+        # next runs in (a database or hashing worker of a later test).
+        self.window = window = None
+        gc.collect()
 
     async def until(self, condition) -> None:
         while not condition():
