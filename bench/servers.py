@@ -115,7 +115,12 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
     measure an earlier version beside this one).
     """
-    hash_options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+    options = ["--exam", f"tcp:0:interface={HOST}",
+               "--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+    # The web lookup, where the tree has one, on a free port too: two servers must never
+    # contend for its default port.
+    if (Path(tree or ROOT) / "examtwist" / "web.py").exists():
+        options += ["--web", f"tcp:0:interface={HOST}"]
 
     async def start(workdir: Path) -> RunningServer:
         log = workdir / "twistd.log"
@@ -124,8 +129,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
         with open(workdir / "twistd.out", "wb") as out:
             process = await asyncio.create_subprocess_exec(
                 str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
-                "--exam", f"tcp:0:interface={HOST}", "--db", str(workdir / "examtwist.db"),
-                *hash_options,
+                "--db", str(workdir / "examtwist.db"), *options,
                 cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             )
         port = await _wait_for_port(process, log, _TWISTD_LISTENING, name)
