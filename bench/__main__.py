@@ -70,10 +70,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                              "(collapsed stacks; summarize with python -m bench.profile)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and a cheap hash: checks the bench works, measures nothing")
+    if "--smoke" in argv:
+        parser.set_defaults(**SMOKE)  # options given beside --smoke still win
     options = parser.parse_args(argv)
-    if options.smoke:
-        for key, value in SMOKE.items():
-            setattr(options, key, value)
     options.scenarios = options.scenarios.split(",")
     unknown = set(options.scenarios) - set(SCENARIOS)
     if unknown:
