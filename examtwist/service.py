@@ -106,9 +106,12 @@ def tune_garbage_collection() -> None:
     freeze it, so a full collection walks only what connections made since. And collect the
     young generation less often: most of what a line allocates is freed by reference counting
     before then, and less is promoted to the older generations whose passes stall every
-    connection at once (docs/performance.md).
+    connection at once (docs/performance.md). Once per process: a second service in it (a
+    test suite) must not freeze what the first one's connections left behind.
     """
-    gc.freeze()
+    if gc.get_freeze_count() == 0:
+        gc.collect()  # what start made and already dropped is not kept for good
+        gc.freeze()
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], YOUNG_GENERATION_THRESHOLD), *old[1:])
     log.info(
