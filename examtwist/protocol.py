@@ -35,7 +35,8 @@ MAX_LINE = 1024  # bytes, not counting the line ending
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
 MAX_PASSWORD = 128
 MAX_FAILED_LOGINS = 3
-# Bytes of unhandled lines held while a client does not read its replies.
+# Bytes of unhandled lines held while a line is in hand or the client does not read its
+# replies; beyond them the socket is not read.
 MAX_HELD = 65536
 # After its last reply, a closing connection reads and drops what the client still sends, for
 # this long at most, so that reply is not destroyed by a reset for unread input.
@@ -246,14 +247,15 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         """
         Handle lines only while no earlier line is in hand and the client takes its replies.
 
-        While a line is in hand the socket is not read either. While only the replies are
-        stuck, the socket is read on until MAX_HELD bytes wait, because TLS may need to read
-        before it can write. A closing connection reads on, to drop what arrives.
+        Held lines wait in the buffer, and the socket is read on until MAX_HELD bytes wait:
+        pausing it for every line that waits on a worker thread would cost two epoll calls a
+        line (docs/performance.md), and TLS may need to read before it can write. A closing
+        connection reads on, to drop what arrives.
         """
         if self._lost.called or (self._closing and not self._draining):
             return
         hold_lines = (self._busy or self._write_blocked) and not self._closing
-        hold_socket = hold_lines and (self._busy or len(self._buffer) > MAX_HELD)
+        hold_socket = hold_lines and len(self._buffer) > MAX_HELD
         if hold_socket != self._socket_paused:
             self._socket_paused = hold_socket
             if hold_socket:

@@ -17,7 +17,7 @@ from twisted.trial import unittest
 
 from examtwist.counting import counter_for
 from examtwist.passwords import HashCost, PasswordHasher
-from examtwist.protocol import ExamFactory
+from examtwist.protocol import MAX_HELD, ExamFactory
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import StoreClosed
 
@@ -505,16 +505,25 @@ class PipeliningTests(ProtocolTestCase):
             self.assertEqual(codes, [231, 212, 350, 350, 350, 350, 350, 250, 212, 221])
 
     @deferred_test
-    async def test_paused_while_waiting(self):
-        """While a line waits on a worker thread the socket is not read."""
+    async def test_held_while_waiting(self):
+        """
+        While a line waits on a worker thread, later lines wait their turn, and past MAX_HELD
+        bytes of them the socket is not read either: a client cannot make the server hold
+        more. Once the line is answered, every held line is, in order.
+        """
         await self.setUpServer(GatedHasher)
         c = await self.connect()
         c.send(b"LOGIN alice pw\r\nEXAMS\r\n")
+        self.assertTrue(c.nothing_more())
+        self.assertEqual(c.transport.producerState, "producing")
+        held = (MAX_HELD // len(b"HELP\r\n")) + 1
+        c.send(b"HELP\r\n" * held)
         self.assertEqual(c.transport.producerState, "paused")
         self.assertTrue(c.nothing_more())
         self.hasher.gate.set()
         self.assertEqual((await c.reply()).code, 535)
         self.assertEqual((await c.reply()).code, 212)
+        self.assertEqual({(await c.reply()).code for _ in range(held)}, {214})
         self.assertEqual(c.transport.producerState, "producing")
 
 
