@@ -10,7 +10,7 @@ ARGS ?=
 # Options for `make bench`, e.g. make bench BENCH_ARGS="--scenarios held --rounds 1"
 BENCH_ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean docs-screenshots
 
 $(STAMP): setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The README's pictures of the web lookup, as the browser tests take them.
+docs-screenshots: $(STAMP)
+	$(BIN)/trial tests.test_browser
+	mkdir -p docs
+	for page in login student error; do cp _trial_temp/screenshots/$$page.png docs/web-$$page.png; done
 
 clean:
 	rm -rf $(VENV) _trial_temp *.egg-info build

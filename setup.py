@@ -6,19 +6,34 @@ setup(
     description="An exam server for a class, on Twisted: a line protocol for tests, a web lookup.",
     python_requires=">=3.10",
     # twisted.plugins has no __init__.py (it must not), so find_packages() would miss it.
-    packages=["examtwist", "twisted.plugins"],
+    packages=["examtwist", "examtwist.templates", "twisted.plugins"],
+    # The web pages' templates live at the top of the checkout and install inside the package.
+    package_dir={"examtwist.templates": "templates"},
+    package_data={"examtwist.templates": ["*.xml", "*.ico"]},
     install_requires=[
         # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports.
         "Twisted[tls]>=24.11",
         # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
         "libpass[argon2]>=1.9",
+        "klein>=24.8",
+        # Klein does not pin Werkzeug, and has broken on its minor releases before.
+        "Werkzeug>=3.1",
     ],
     extras_require={
-        "test": ["hypothesis"],
+        # Several nodes on one PostgreSQL database (--db postgresql://...), through psycopg 3.
+        "postgres": ["psycopg[binary]>=3.2"],
+        # Pillow takes the GUI test's screenshots from the virtual X screen; treq and Selenium
+        # drive the web lookup over real sockets and in Debian's chromium; psycopg runs the
+        # suites on PostgreSQL too.
+        "test": ["hypothesis", "Pillow", "treq", "selenium", "psycopg[binary]>=3.2"],
         # `make bench`: the plot, and the profiler that finds what a missed target costs.
         "bench": ["matplotlib", "py-spy"],
     },
     entry_points={
-        "console_scripts": ["examtwist = examtwist.admin:main"],
+        "console_scripts": [
+            "examtwist = examtwist.admin:main",
+            "examtwist-client = examtwist.cli:main",
+            "examtwist-gui = examtwist.gui:main",
+        ],
     },
 )

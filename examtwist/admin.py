@@ -5,23 +5,27 @@ The C{examtwist} admin command: look at and fill the database a server uses.
     examtwist exams import NAME QUESTIONS ANSWERS [--replace]
     examtwist results [--csv]
     examtwist users list
+    examtwist students add NAME ID AGE | list [--csv] | clear [--yes] | import FILE.csv [--replace]
+    examtwist count show | restart
 
-It goes through the same L{Store} as the server, so it is safe to run beside a running server.
+Every command takes --db: a SQLite file or a PostgreSQL URL. It goes through the same L{Store}
+as the server, so it is safe to run beside running servers.
 """
 
 from __future__ import annotations
 
 import csv
-import os
-import sqlite3
 import sys
 
 from twisted.internet.task import react
+from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from examtwist import __version__
+from examtwist.engines import URL_FORM, check_database, database_errors, engine_for
 from examtwist.exams import ExamFileError, read_exam
-from examtwist.store import ExamExists, Store
+from examtwist.store import ExamExists, Store, StudentExists
+from examtwist.students import CSV_HEADER, StudentFileError, make_student, read_students_csv
 
 
 class AdminError(Exception):
@@ -29,9 +33,12 @@ class AdminError(Exception):
 
 
 class _DatabaseOptions(usage.Options):
-    optParameters = [["db", None, "examtwist.db", "SQLite database file of the server."]]
+    optParameters = [["db", None, "examtwist.db", f"The server's SQLite file, or {URL_FORM}."]]
     # Commands that only read refuse to create an empty database by mistake.
     creates_database = False
+
+    def postOptions(self) -> None:
+        check_database(self["db"])
 
 
 class ExamsListOptions(_DatabaseOptions):
@@ -128,6 +135,144 @@ class UsersOptions(usage.Options):
             raise usage.UsageError("say which: users list")
 
 
+class StudentsAddOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] NAME ID AGE"
+    creates_database = True
+
+    def parseArgs(self, name, student_id, age) -> None:
+        try:
+            self["student"] = make_student(name, student_id, age)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    async def run(self, store: Store, out) -> None:
+        student = self["student"]
+        try:
+            await store.add_student(student)
+        except StudentExists:
+            stored = await store.get_student(student.id)
+            raise AdminError(
+                f"ID {student.id} belongs to {stored.name} already; nothing was added"
+            ) from None
+        out.write(f"Added {student.name}, ID {student.id}, age {student.age}\n")
+
+
+class StudentsListOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--csv]"
+    optFlags = [["csv", None, "Write CSV that students import reads back."]]
+
+    async def run(self, store: Store, out) -> None:
+        students = await store.list_students()
+        if self["csv"]:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(CSV_HEADER)
+            writer.writerows((s.name, s.id, s.age) for s in students)
+            return
+        rows = [(str(s.id), s.name, str(s.age)) for s in students]
+        out.write(grid(("ID", "Name", "Age"), rows))
+
+
+class StudentsClearOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--yes]"
+    optFlags = [["yes", "y", "Do not ask first."]]
+
+    async def run(self, store: Store, out) -> None:
+        count = len(await store.list_students())
+        if count == 0:
+            out.write("There are no students to remove\n")
+            return
+        if not self["yes"]:
+            out.write(f"Remove all {count} students from {store.location}? [y/N] ")
+            out.flush()
+            answer = await deferToThread(sys.stdin.readline)
+            if not answer:
+                raise AdminError("no answer, so nothing was removed (--yes skips the question)")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise AdminError("nothing was removed")
+        removed = await store.clear_students()
+        out.write(f"Removed {removed} students\n")
+
+
+class StudentsImportOptions(_DatabaseOptions):
+    synopsis = "[--db PATH] [--replace] FILE.csv"
+    optFlags = [["replace", None, "Remove every stored student first, in the same transaction."]]
+    creates_database = True
+
+    def parseArgs(self, path) -> None:
+        self["path"] = path
+
+    async def run(self, store: Store, out) -> None:
+        path = self["path"]
+        try:
+            rows = read_students_csv(path)
+        except StudentFileError as e:
+            raise AdminError(f"{e}; nothing was imported") from e
+        try:
+            await store.add_students([student for _, student in rows], replace=self["replace"])
+        except StudentExists as e:
+            taken = e.args[0]
+            line = next(line for line, student in rows if student.id == taken.id)
+            raise AdminError(
+                f"{path}, line {line}: a student with ID {taken.id} is stored already (--replace"
+                " replaces them all); nothing was imported"
+            ) from None
+        out.write(f"Imported {len(rows)} students from {path}\n")
+
+
+class StudentsOptions(usage.Options):
+    synopsis = "add | list | clear | import"
+    subCommands = [
+        ["add", None, StudentsAddOptions, "Add one student."],
+        ["list", None, StudentsListOptions, "List the students the web lookup knows."],
+        ["clear", None, StudentsClearOptions, "Remove every student (asks first)."],
+        ["import", None, StudentsImportOptions, "Add students from CSV (header name,id,age)."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which: students add, list, clear or import")
+
+
+class CountShowOptions(_DatabaseOptions):
+    synopsis = "[--db URL]"
+
+    async def run(self, store: Store, out) -> None:
+        _needs_shared_count(store)
+        count = await store.connection_count()
+        since = count.since.replace("T", " ").replace("Z", " UTC")
+        out.write(f"{count.counted} connections counted since {since}\n")
+
+
+class CountRestartOptions(_DatabaseOptions):
+    synopsis = "[--db URL]"
+
+    async def run(self, store: Store, out) -> None:
+        _needs_shared_count(store)
+        await store.restart_count()
+        out.write("The count starts again: the next connection to any node is the first\n")
+
+
+def _needs_shared_count(store: Store) -> None:
+    if not store.shared:
+        raise AdminError(
+            f"{store.location} is SQLite: its server counts connections in memory, from its"
+            " own start, and restarting it restarts the count; a shared count lives in a"
+            " PostgreSQL database"
+        )
+
+
+class CountOptions(usage.Options):
+    synopsis = "show | restart"
+    subCommands = [
+        ["show", None, CountShowOptions, "How many connections the nodes counted, since when."],
+        ["restart", None, CountRestartOptions, "Count from 1 again, on every node."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("say which: count show, or count restart")
+
+
 class AdminOptions(usage.Options):
     synopsis = "examtwist COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
@@ -135,6 +280,8 @@ class AdminOptions(usage.Options):
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
         ["users", None, UsersOptions, "List the registered students."],
+        ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
+        ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
     ]
 
     def opt_version(self) -> None:
@@ -144,7 +291,7 @@ class AdminOptions(usage.Options):
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("say which command: exams, results or users")
+            raise usage.UsageError("say which command: exams, results, students, users or count")
 
     def command(self):
         """The innermost options object, the one that runs."""
@@ -170,7 +317,7 @@ def grid(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 async def _run(reactor, command, out) -> None:
     path = command["db"]
-    if not command.creates_database and not os.path.exists(path):
+    if not command.creates_database and not engine_for(path).exists():
         raise AdminError(f"no database at {path} (give --db, or start the server once)")
     store = Store(reactor, path)
     try:
@@ -198,7 +345,7 @@ def main(argv: list[str] | None = None, out=None) -> None:
 
 
 def _report(failure) -> None:
-    if failure.check(AdminError, OSError, sqlite3.Error):
+    if failure.check(AdminError, OSError, *database_errors()):
         sys.stderr.write(f"examtwist: {failure.value}\n")
     else:
         failure.printTraceback(sys.stderr)

@@ -17,9 +17,9 @@ log = Logger()
 
 class ExamService(MultiService):
     """
-    The root service. Its children are the listeners; they start after the store has queued
-    its schema work (every query waits behind it in the store's single thread) and stop first,
-    so no new connection arrives while the open ones are told to leave.
+    The root service. Its children are the listeners; they start after the store has begun
+    its schema work (every query waits for it to end) and stop first, so no new connection
+    arrives while the open ones are told to leave.
     """
 
     def __init__(self, store, hasher, factory) -> None:
@@ -32,12 +32,12 @@ class ExamService(MultiService):
         raise_open_files_limit()
         self.hasher.start()
         self.store.start().addErrback(self._store_failed)
-        log.info("Using the database {path}", path=self.store.path)
+        log.info("Using the database {where}", where=self.store.location)
         super().startService()
         tune_garbage_collection()
 
     def _store_failed(self, failure) -> None:
-        log.failure("Could not open the database {path}", failure, path=self.store.path)
+        log.failure("Could not open the database {where}", failure, where=self.store.location)
         self.factory.reactor.stop()
 
     def stopService(self) -> Deferred[None]:

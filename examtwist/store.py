@@ -1,22 +1,15 @@
 """
 The store: every SQL statement of examtwist, run off the reactor thread.
 
-One SQLite file holds users, tests, questions and results. All calls go through one adbapi
-connection pool with a single connection (SQLite allows one writer; one connection also keeps
-each interaction's reads and writes together), so each method is one short transaction in
-that thread and returns a Deferred. Only parameterized SQL.
-
-Two kinds of call come many at a time under load, and each is served by one transaction for
-all the calls that arrive while it waits its turn (L{_Coalescing}): results are written with
-one commit per batch, and the tests EXAMS and TAKE need are kept in memory, checked against
-C{PRAGMA data_version} so a test the admin command imports is seen at once.
+One database holds users, tests, questions, results, the students of the web lookup and, when
+several nodes share it, their count of connections: a SQLite file, or a PostgreSQL database.
+All calls go through an adbapi connection pool (one connection for SQLite, a few for
+PostgreSQL; examtwist/engines.py says what differs), so each method is one short transaction in
+a worker thread and returns a Deferred. Only parameterized SQL.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -24,9 +17,15 @@ from twisted.enterprise import adbapi
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
 
+from examtwist.engines import engine_for
 from examtwist.exams import BUILTIN_EXAMS, Exam, Question
+from examtwist.students import MAX_ID, SAMPLE_STUDENTS, Student
 
 log = Logger()
+
+# Test numbers as EXAMS lists them, 1 to n, follow the order tests were added in.
+_MAX_TEST_NUMBER = 10**9
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -34,6 +33,10 @@ def utc_now() -> str:
 
 class ExamExists(Exception):
     """A test of that name is stored already."""
+
+
+class StudentExists(Exception):
+    """A student with that ID is stored already; C{args} is the new student."""
 
 
 class StoreClosed(Exception):
@@ -65,22 +68,29 @@ class UserSummary(NamedTuple):
     results: int
 
 
+class ConnectionCount(NamedTuple):
+    counted: int
+    since: str
+
+
+# The DDL is written once for both databases: the engine fills in {id} (a generated key),
+# {bigint} and {float}.
 _SCHEMA_V1 = [
     """CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
+        id {id},
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         created_at TEXT NOT NULL
     )""",
     """CREATE TABLE tests (
-        id INTEGER PRIMARY KEY,
+        id {id},
         name TEXT NOT NULL,
         created_at TEXT NOT NULL
     )""",
     # TAKE matches names case-insensitively, so they must be unique that way.
     "CREATE UNIQUE INDEX tests_name ON tests (lower(name))",
     """CREATE TABLE questions (
-        test_id INTEGER NOT NULL REFERENCES tests (id) ON DELETE CASCADE,
+        test_id {bigint} NOT NULL REFERENCES tests (id) ON DELETE CASCADE,
         position INTEGER NOT NULL,
         text TEXT NOT NULL,
         choice_a TEXT NOT NULL,
@@ -91,101 +101,135 @@ _SCHEMA_V1 = [
         PRIMARY KEY (test_id, position)
     )""",
     """CREATE TABLE results (
-        id INTEGER PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users (id),
-        test_id INTEGER NOT NULL REFERENCES tests (id),
+        id {id},
+        user_id {bigint} NOT NULL REFERENCES users (id),
+        test_id {bigint} NOT NULL REFERENCES tests (id),
         status TEXT NOT NULL CHECK (status IN ('graded', 'abandoned')),
         correct INTEGER NOT NULL,
         answered INTEGER NOT NULL,
         total INTEGER NOT NULL,
-        grade REAL,
+        grade {float},
         started_at TEXT NOT NULL,
         finished_at TEXT NOT NULL,
         client TEXT NOT NULL
     )""",
 ]
 
+
+def _add_sample_students(txn) -> None:
+    """The three students of the original app, so a new server's lookup page works at once."""
+    _insert_students(txn, SAMPLE_STUDENTS)
+
+
+_SCHEMA_V2_STUDENTS = [
+    # On SQLite the ID is the rowid: an integer, unique, and the fastest lookup SQLite has.
+    """CREATE TABLE students (
+        id {bigint} PRIMARY KEY CHECK (id >= 0),
+        name TEXT NOT NULL,
+        age INTEGER NOT NULL CHECK (age >= 0)
+    )""",
+    _add_sample_students,
+]
+
+
+def _start_count(txn) -> None:
+    txn.execute("INSERT INTO connection_count (id, counted, since) VALUES (1, 0, ?)", (utc_now(),))
+
+
+_SCHEMA_V3_COUNTING = [
+    # The count of connections of every node sharing the database (PostgreSQL). A server on
+    # SQLite is the only one on its file and counts in memory, from its own start.
+    """CREATE TABLE connection_count (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        counted {bigint} NOT NULL,
+        since TEXT NOT NULL
+    )""",
+    # The addresses of connections 1 to the lucky number, for the lucky connection's greeting.
+    """CREATE TABLE counted_connections (
+        number {bigint} PRIMARY KEY,
+        address TEXT NOT NULL
+    )""",
+    _start_count,
+]
+
 # Forward migrations: version N is reached by running MIGRATIONS[N - 1]. Never edit a
-# released one; append.
-MIGRATIONS = [_SCHEMA_V1]
-
-
-def _on_connect(connection: sqlite3.Connection) -> None:
-    connection.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode NORMAL survives a crash of the process; only a power loss can drop the
-    # last commits, never corrupt the file.
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("PRAGMA foreign_keys = ON")
-
-
-def _create_private_file(path: str) -> None:
-    """
-    The database holds password hashes: create it readable by its owner only. SQLite gives
-    its -wal and -shm files the same mode.
-    """
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
+# released one; append. A step is an SQL statement or a function of the transaction.
+MIGRATIONS = [_SCHEMA_V1, _SCHEMA_V2_STUDENTS, _SCHEMA_V3_COUNTING]
 
 
 class Store:
     """
-    examtwist's data, in one SQLite file.
+    examtwist's data, in a SQLite file or a PostgreSQL database.
 
     L{start} opens it (creating and migrating the schema); L{close} waits for the
     interactions in flight and closes it.
+
+    @ivar path: the C{--db} it was given: a SQLite file or a PostgreSQL URL.
+    @ivar location: the same without any password, to show.
+    @ivar shared: other nodes may use the database at once (PostgreSQL), so connections are
+        counted in it.
     """
 
     def __init__(self, reactor, path: str, busy_timeout: float = 10.0) -> None:
         self._reactor = reactor
+        self._engine = engine_for(path, busy_timeout)
         self.path = path
-        self._busy_timeout = busy_timeout
+        self.location = self._engine.location
+        self.shared = self._engine.shared
         self._pool: adbapi.ConnectionPool | None = None
+        self._schema_work: Deferred | None = None
         self._inflight: set[Deferred] = set()
         self._closed = False
-        self._bank_cache = _BankCache()
-        self._bank_checks = _Coalescing(self, _fresh_bank, self._bank_cache)
-        self._result_writes = _Coalescing(self, _record_results)
 
     def start(self) -> Deferred[None]:
-        """Open the file and bring its schema up to date (C{create_db} of the original)."""
-        _create_private_file(self.path)
-        self._pool = adbapi.ConnectionPool(
-            "sqlite3",
-            self.path,
-            timeout=self._busy_timeout,
-            check_same_thread=False,
-            cp_min=1,
-            cp_max=1,
-            cp_openfun=_on_connect,
-            cp_reactor=self._reactor,
-            cp_noisy=False,
-        )
-        return self._run(_migrate, self._bank_cache)
+        """Open the database and bring its schema up to date (C{create_db} of the original)."""
+        self._pool = self._engine.open_pool(self._reactor)
+        self._schema_work = self._pool.runInteraction(self._engine.run, _migrate, self._engine)
+        return self._track(self._schema_work)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        await DeferredList(list(self._inflight))
+        await DeferredList(list(self._inflight), consumeErrors=True)
         if self._pool is not None:
             self._pool.close()
 
     def _run(self, interaction, *args) -> Deferred:
         """
-        Run an interaction in the pool's thread. L{close} waits for it and for the callbacks
-        its caller has added by then, so a batch's results are delivered before the close.
+        Run one interaction in a worker thread, once the schema is up to date (the pool may have
+        several threads). The caller gets a Deferred of its own: cancelling it stops the
+        waiting, not the work, which L{close} still waits for.
         """
         if self._closed or self._pool is None:
             return fail(StoreClosed())
-        running = self._pool.runInteraction(interaction, *args)
-        self._inflight.add(running)
-        return running.addBoth(self._finished, running)
+        return self._track(
+            self._after_schema().addCallback(
+                lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
+            )
+        )
 
-    def _finished(self, result, running: Deferred):
-        self._inflight.discard(running)
-        return result
+    def _after_schema(self) -> Deferred[None]:
+        ready: Deferred[None] = Deferred()
+
+        def over(result):
+            ready.callback(None)
+            return result
+
+        self._schema_work.addBoth(over)
+        return ready
+
+    def _track(self, work: Deferred) -> Deferred:
+        self._inflight.add(work)
+        answer: Deferred = Deferred()
+
+        def finished(result):
+            self._inflight.discard(work)
+            if not answer.called:
+                answer.callback(result)
+
+        work.addBoth(finished)
+        return answer
 
     # Users
 
@@ -206,11 +250,11 @@ class Store:
     # Tests
 
     def list_exams(self) -> Deferred[list[ExamSummary]]:
-        return self._bank_checks(None).addCallback(lambda bank: bank.summaries)
+        return self._run(_list_exams)
 
     def get_exam(self, wanted: str) -> Deferred[Exam | None]:
         """The test EXAMS lists under this number, or with this name in any case."""
-        return self._bank_checks(None).addCallback(lambda bank: bank.find(wanted))
+        return self._run(_get_exam, wanted)
 
     def add_exam(self, exam: Exam, replace: bool = False) -> Deferred[None]:
         """
@@ -219,118 +263,70 @@ class Store:
 
         @raise ExamExists: (in the Deferred) when the name is taken and C{replace} is false.
         """
-        return self._run(_add_exam, exam, replace, utc_now(), self._bank_cache)
+        return self._run(_add_exam, exam, replace, utc_now())
 
     # Results
 
     def record_result(self, result: Result) -> Deferred[None]:
-        """Store a result; the Deferred fires once it is committed."""
-        return self._result_writes(result)
+        return self._run(_record_result, result)
 
     def list_results(self) -> Deferred[list[Result]]:
         return self._run(_list_results)
 
+    # Students of the web lookup
 
-class _Coalescing:
-    """
-    Calls of one interaction that arrive while it still waits in the store's queue join it:
-    at rest each call runs alone and at once; under load one transaction serves every call
-    that came in meanwhile. The interaction takes the list of the calls' items and returns
-    one outcome per item, an exception instance for an item that failed alone.
-    """
+    def add_student(self, student: Student) -> Deferred[None]:
+        """
+        @raise StudentExists: (in the Deferred) when a student has that ID already.
+        """
+        return self._run(_insert_students, [student])
 
-    def __init__(self, store: Store, interaction, *args) -> None:
-        self._store = store
-        self._interaction = interaction
-        self._args = args
-        # The lock makes "joined a batch" and "the batch started" exclusive: a call never
-        # joins a batch that has begun to read or write.
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[object, Deferred]] | None = None
+    def add_students(self, students: list[Student], replace: bool = False) -> Deferred[None]:
+        """
+        Store all of them, or none: one of their IDs stored already fails the whole call. With
+        C{replace}, they take the place of every stored student.
 
-    def __call__(self, item) -> Deferred:
-        done: Deferred = Deferred()
-        with self._lock:
-            batch = self._waiting
-            first = batch is None
-            if first:
-                batch = self._waiting = []
-            batch.append((item, done))
-        if first:
-            self._store._run(self._start, batch).addCallbacks(
-                self._deliver, self._fail, callbackArgs=(batch,), errbackArgs=(batch,)
-            )
-        return done
+        @raise StudentExists: (in the Deferred) naming the first student whose ID is taken.
+        """
+        return self._run(_add_students, students, replace)
 
-    def _start(self, txn, batch):
-        """In the store's thread: close the batch to newcomers, then run it."""
-        with self._lock:
-            self._waiting = None
-        return self._interaction(txn, [item for item, _ in batch], *self._args)
+    def get_student(self, student_id: int) -> Deferred[Student | None]:
+        """The student with this ID, None if none (an ID too large to store is nobody's)."""
+        return self._run(_get_student, student_id)
 
-    def _deliver(self, outcomes, batch) -> None:
-        for (_, done), outcome in zip(batch, outcomes):
-            if isinstance(outcome, Exception):
-                done.errback(outcome)
-            else:
-                done.callback(outcome)
+    def list_students(self) -> Deferred[list[Student]]:
+        return self._run(_list_students)
 
-    def _fail(self, failure, batch) -> None:
-        with self._lock:
-            if self._waiting is batch:  # it never started (the store was closed)
-                self._waiting = None
-        for _, done in batch:
-            done.errback(failure)
+    def clear_students(self) -> Deferred[int]:
+        """Remove every student; fires with how many there were."""
+        return self._run(_clear_students)
 
+    def check(self) -> Deferred[int]:
+        """A trivial read that goes through the pool's thread: fires with the schema version."""
+        return self._run(_schema_version)
 
-class _ExamBank:
-    """Every stored test in number order, as EXAMS lists them and TAKE looks them up."""
+    # The count of connections, when nodes share the database (see examtwist.counting)
 
-    def __init__(self, tests: list[tuple[str, tuple[Question, ...]]]) -> None:
-        self.summaries = [
-            ExamSummary(number, name, len(questions))
-            for number, (name, questions) in enumerate(tests, 1)
-        ]
-        # A test without questions is listed but cannot be taken.
-        self._exams = [Exam(name, questions) if questions else None for name, questions in tests]
-        self._by_name = {_fold(exam.name): exam for exam in self._exams if exam is not None}
+    def count_connection(self, address: str, lucky: int) -> Deferred[tuple[int, list[str] | None]]:
+        """
+        Count one connection of any node: its number and, for the lucky number only, the
+        addresses of connections 1 to C{lucky} in counting order.
+        """
+        return self._run(_count_connection, address, lucky)
 
-    def find(self, wanted: str) -> Exam | None:
-        if wanted.isdigit() and wanted.isascii():
-            number = int(wanted)
-            return self._exams[number - 1] if 1 <= number <= len(self._exams) else None
-        return self._by_name.get(_fold(wanted))
+    def connection_count(self) -> Deferred[ConnectionCount]:
+        return self._run(_connection_count)
 
-
-# SQLite's lower() folds ASCII letters only; names match the way the unique index says.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _fold(name: str) -> str:
-    return name.translate(_ASCII_LOWER)
-
-
-class _BankCache:
-    """
-    The last L{_ExamBank} read and the C{data_version} it was read at. Only the store's
-    thread touches it, so it needs no lock.
-    """
-
-    def __init__(self) -> None:
-        self.bank: _ExamBank | None = None
-        self.version: int | None = None
-
-    def forget(self) -> None:
-        """This connection changed the tests (data_version counts other connections only)."""
-        self.bank = None
+    def restart_count(self) -> Deferred[None]:
+        """Start counting again from 1; the next connection of any node is the first."""
+        return self._run(_restart_count, utc_now())
 
 
 # The interactions: plain DB-API code, each run in the pool's thread as one transaction.
 
 
-def _migrate(txn, bank: _BankCache) -> None:
-    bank.forget()
-    txn.execute("BEGIN IMMEDIATE")
+def _migrate(txn, engine) -> None:
+    engine.lock_schema(txn)
     txn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     txn.execute("SELECT version FROM schema_version")
     row = txn.fetchone()
@@ -339,14 +335,17 @@ def _migrate(txn, bank: _BankCache) -> None:
         raise RuntimeError(
             f"the database is at schema version {current}, newer than this examtwist knows"
         )
-    for statements in MIGRATIONS[current:]:
-        for statement in statements:
-            txn.execute(statement)
+    for steps in MIGRATIONS[current:]:
+        for step in steps:
+            if callable(step):
+                step(txn)
+            else:
+                txn.execute(step.format(**engine.types))
     if current == 0:
         for exam in BUILTIN_EXAMS:
             _insert_exam(txn, exam, utc_now())
         txn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
-        log.info("Created the database schema with the built-in tests")
+        log.info("Created the database schema with the built-in tests and sample students")
     elif current < len(MIGRATIONS):
         txn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
         log.info("Migrated the database from schema {old} to {new}", old=current, new=len(MIGRATIONS))
@@ -380,29 +379,44 @@ def _list_users(txn) -> list[UserSummary]:
     return [UserSummary(*row) for row in txn.fetchall()]
 
 
-def _fresh_bank(txn, calls: list, bank: _BankCache) -> list[_ExamBank]:
-    """The tests as stored now: the cached bank, unless another connection has committed."""
-    txn.execute("PRAGMA data_version")
-    version = txn.fetchone()[0]
-    if bank.bank is None or version != bank.version:
-        bank.bank, bank.version = _read_bank(txn), version
-    return [bank.bank] * len(calls)
-
-
-def _read_bank(txn) -> _ExamBank:
-    txn.execute("SELECT id, name FROM tests ORDER BY id")
-    tests = {test_id: (name, []) for test_id, name in txn.fetchall()}
+def _list_exams(txn) -> list[ExamSummary]:
     txn.execute(
-        "SELECT test_id, text, choice_a, choice_b, choice_c, choice_d, answer FROM questions"
-        " ORDER BY test_id, position"
+        "SELECT tests.name, count(questions.position) FROM tests"
+        " LEFT JOIN questions ON questions.test_id = tests.id"
+        " GROUP BY tests.id ORDER BY tests.id"
     )
-    for test_id, text, a, b, c, d, answer in txn.fetchall():
-        tests[test_id][1].append(Question(tuple(text.split("\n")), (a, b, c, d), answer))
-    return _ExamBank([(name, tuple(questions)) for name, questions in tests.values()])
+    return [ExamSummary(number, name, count) for number, (name, count) in enumerate(txn.fetchall(), 1)]
 
 
-def _add_exam(txn, exam: Exam, replace: bool, now: str, bank: _BankCache) -> None:
-    bank.forget()
+def _find_test_id(txn, wanted: str) -> tuple[int, str] | None:
+    if wanted.isdigit() and wanted.isascii():
+        number = int(wanted)
+        if not 1 <= number <= _MAX_TEST_NUMBER:
+            return None
+        txn.execute("SELECT id, name FROM tests ORDER BY id LIMIT 1 OFFSET ?", (number - 1,))
+    else:
+        txn.execute("SELECT id, name FROM tests WHERE lower(name) = lower(?)", (wanted,))
+    return txn.fetchone()
+
+
+def _get_exam(txn, wanted: str) -> Exam | None:
+    found = _find_test_id(txn, wanted)
+    if found is None:
+        return None
+    test_id, name = found
+    txn.execute(
+        "SELECT text, choice_a, choice_b, choice_c, choice_d, answer FROM questions"
+        " WHERE test_id = ? ORDER BY position",
+        (test_id,),
+    )
+    questions = tuple(
+        Question(tuple(text.split("\n")), (a, b, c, d), answer)
+        for text, a, b, c, d, answer in txn.fetchall()
+    )
+    return Exam(name, questions) if questions else None
+
+
+def _add_exam(txn, exam: Exam, replace: bool, now: str) -> None:
     txn.execute("SELECT id FROM tests WHERE lower(name) = lower(?)", (exam.name,))
     row = txn.fetchone()
     if row is None:
@@ -415,8 +429,8 @@ def _add_exam(txn, exam: Exam, replace: bool, now: str, bank: _BankCache) -> Non
 
 
 def _insert_exam(txn, exam: Exam, now: str) -> None:
-    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?)", (exam.name, now))
-    _insert_questions(txn, txn.lastrowid, exam)
+    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?) RETURNING id", (exam.name, now))
+    _insert_questions(txn, txn.fetchone()[0], exam)
 
 
 def _insert_questions(txn, test_id: int, exam: Exam) -> None:
@@ -430,29 +444,20 @@ def _insert_questions(txn, test_id: int, exam: Exam) -> None:
     )
 
 
-def _record_results(txn, results: list[Result]) -> list[LookupError | None]:
-    outcomes = []
-    for result in results:
-        try:
-            _record_result(txn, result)
-        except (LookupError, sqlite3.IntegrityError) as e:
-            outcomes.append(e)
-        else:
-            outcomes.append(None)
-    return outcomes
-
-
 def _record_result(txn, r: Result) -> None:
     txn.execute(
-        "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
-        " started_at, finished_at, client)"
-        " SELECT users.id, tests.id, ?, ?, ?, ?, ?, ?, ?, ?"
-        " FROM users, tests WHERE users.username = ? AND tests.name = ?",
-        (r.status, r.correct, r.answered, r.total, r.grade, r.started_at, r.finished_at,
-         r.client, r.username, r.test),
+        "SELECT users.id, tests.id FROM users, tests WHERE users.username = ? AND tests.name = ?",
+        (r.username, r.test),
     )
-    if txn.rowcount != 1:
+    found = txn.fetchone()
+    if found is None:
         raise LookupError(f"no user {r.username!r} or test {r.test!r} to record a result for")
+    txn.execute(
+        "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
+        " started_at, finished_at, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*found, r.status, r.correct, r.answered, r.total, r.grade, r.started_at,
+         r.finished_at, r.client),
+    )
 
 
 def _list_results(txn) -> list[Result]:
@@ -463,3 +468,69 @@ def _list_results(txn) -> list[Result]:
         " JOIN tests ON tests.id = results.test_id ORDER BY results.id"
     )
     return [Result(*row) for row in txn.fetchall()]
+
+
+def _add_students(txn, students, replace: bool) -> None:
+    if replace:
+        _clear_students(txn)
+    _insert_students(txn, students)
+
+
+def _insert_students(txn, students) -> None:
+    for student in students:
+        txn.execute(
+            "INSERT INTO students (id, name, age) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (student.id, student.name, student.age),
+        )
+        if txn.rowcount != 1:
+            raise StudentExists(student)
+
+
+def _get_student(txn, student_id: int) -> Student | None:
+    if not 0 <= student_id <= MAX_ID:
+        return None
+    txn.execute("SELECT name, id, age FROM students WHERE id = ?", (student_id,))
+    row = txn.fetchone()
+    return Student(*row) if row else None
+
+
+def _list_students(txn) -> list[Student]:
+    txn.execute("SELECT name, id, age FROM students ORDER BY id")
+    return [Student(*row) for row in txn.fetchall()]
+
+
+def _clear_students(txn) -> int:
+    txn.execute("DELETE FROM students")
+    return txn.rowcount
+
+
+def _schema_version(txn) -> int:
+    txn.execute("SELECT version FROM schema_version")
+    return txn.fetchone()[0]
+
+
+def _count_connection(txn, address: str, lucky: int) -> tuple[int, list[str] | None]:
+    # The row stays locked until this transaction commits: every connection counted before
+    # this one has committed its address by the time the lucky one reads them.
+    txn.execute("UPDATE connection_count SET counted = counted + 1 RETURNING counted")
+    number = txn.fetchone()[0]
+    if number <= lucky:
+        txn.execute(
+            "INSERT INTO counted_connections (number, address) VALUES (?, ?)", (number, address)
+        )
+    if number != lucky:
+        return number, None
+    txn.execute(
+        "SELECT address FROM counted_connections WHERE number <= ? ORDER BY number", (lucky,)
+    )
+    return number, [address for (address,) in txn.fetchall()]
+
+
+def _connection_count(txn) -> ConnectionCount:
+    txn.execute("SELECT counted, since FROM connection_count")
+    return ConnectionCount(*txn.fetchone())
+
+
+def _restart_count(txn, now: str) -> None:
+    txn.execute("UPDATE connection_count SET counted = 0, since = ?", (now,))
+    txn.execute("DELETE FROM counted_connections")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
+from twisted.web.server import Site
 
-from examtwist.counting import InMemoryCounter
+from examtwist.counting import counter_for
+from examtwist.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.service import ExamService, ListeningService
 from examtwist.store import Store
+from examtwist.web import StudentLookup
 
 
 def _positive_int(value: str) -> int:
@@ -42,7 +45,9 @@ class Options(usage.Options):
     )
     optParameters = [
         ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
-        ["db", None, "examtwist.db", "SQLite database file (created if missing)."],
+        ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
+        ["db", None, "examtwist.db",
+         f"SQLite database file (created if missing), or a PostgreSQL database: {URL_FORM}."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
         ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
@@ -55,6 +60,20 @@ class Options(usage.Options):
             self["hash-cost"] = HashCost(self["hash-memory"], self["hash-rounds"])
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
+        check_database(self["db"])
+
+
+# Twisted listens with a backlog of 50. A class connecting at once overflows that, and a client
+# whose handshake falls out of a full queue can wait for a greeting that never comes.
+LISTEN_BACKLOG = 1024
+
+
+def listening_endpoint(reactor, description: str):
+    """An endpoint from its string, with a deeper listen queue unless the string sets one."""
+    kind = description.split(":", 1)[0]
+    if kind in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
+        description = f"{description}:backlog={LISTEN_BACKLOG}"
+    return serverFromString(reactor, description)
 
 
 def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamService:
@@ -67,9 +86,13 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     if hasher is None:
         hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
     factory = ExamFactory(
-        reactor, store, hasher, InMemoryCounter(config["lucky"]), config["idle-timeout"]
+        reactor, store, hasher, counter_for(store, config["lucky"]), config["idle-timeout"]
     )
     root = ExamService(store, hasher, factory)
-    exam_endpoint = serverFromString(reactor, config["exam"])
+    exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
+    site = Site(StudentLookup(store, reactor).resource())
+    site.noisy = False
+    web_endpoint = listening_endpoint(reactor, config["web"])
+    ListeningService("Web app", web_endpoint, site).setServiceParent(root)
     return root

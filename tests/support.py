@@ -1,30 +1,48 @@
 """
-What many tests share: a store in a temp dir, the server running in this process on a free
-port, a client that awaits replies, and C{twistd -n examtwist} as a child process.
+What many tests share: a store in a temp dir or a fresh PostgreSQL database, the server running
+in this process on a free port, a client that awaits replies, and C{twistd -n examtwist} as a
+child process.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import secrets
 import shutil
+import sqlite3
 import sys
+from urllib.parse import urlsplit
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 
+from examtwist.passwords import HashCost
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import Store
 from examtwist.tap import Options, makeService
 
-# The same options users have, set to the cheapest argon2id cost: tests stay fast, and still
-# hash for real.
-FAST_HASH = ["--hash-memory", "64", "--hash-rounds", "1"]
+# A cheap argon2id cost, given through the same options users have: tests stay fast, and
+# still hash for real.
+CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
+FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
 LOOPBACK = "127.0.0.1"
+
+
+def deferred_test(method):
+    """Let a test method be C{async def}: trial gets the Deferred of its coroutine."""
+
+    @functools.wraps(method)
+    def run(self):
+        return ensureDeferred(method(self))
+
+    return run
 
 
 def temp_dir(testcase) -> str:
@@ -38,17 +56,133 @@ def temp_db(testcase) -> str:
 
 
 async def open_store(testcase, path: str | None = None) -> Store:
-    store = Store(reactor, path or temp_db(testcase))
+    """A started store on C{path}, or else on a new database of the test's backend."""
+    store = Store(reactor, path or await backend_of(testcase).new_database(testcase))
     testcase.addCleanup(store.close)
     await store.start()
     return store
 
 
+# The databases the store and protocol suites run on. A test case's C{backend} picks one;
+# SQLite unless it says otherwise.
+
+
+class SQLiteBackend:
+    name = "SQLite"
+    skip = None
+
+    async def new_database(self, testcase) -> str:
+        return temp_db(testcase)
+
+    def execute(self, db: str, sql: str) -> list[tuple]:
+        """Run SQL beside the store, as another program would; the rows it returns."""
+        with sqlite3.connect(db) as connection:
+            rows = connection.execute(sql).fetchall()
+        connection.close()
+        return rows
+
+    def hold_result_writes(self, testcase, db: str):
+        """
+        Another connection takes the write lock, so the store's next write to the results
+        waits, as behind a slow disk. Returns what lets it go.
+        """
+        connection = sqlite3.connect(db, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        testcase.addCleanup(connection.close)
+        return lambda: connection.execute("COMMIT")
+
+
+POSTGRES_ENV = "EXAMTWIST_TEST_POSTGRES"
+
+
+class PostgresBackend:
+    """
+    A PostgreSQL server given by URL in EXAMTWIST_TEST_POSTGRES, as a user allowed to create
+    databases: every test gets a database of its own, dropped after it.
+    """
+
+    name = "PostgreSQL"
+
+    @property
+    def admin_url(self) -> str | None:
+        return os.environ.get(POSTGRES_ENV)
+
+    @property
+    def skip(self) -> str | None:
+        if self.admin_url or os.environ.get("CI"):
+            return None
+        return (f"no PostgreSQL to test on: set {POSTGRES_ENV}=postgresql://user:password@"
+                "127.0.0.1:port/postgres (scripts/pg-throwaway start DIR prints one; CI sets it)")
+
+    async def new_database(self, testcase) -> str:
+        if not self.admin_url:
+            raise AssertionError(f"CI runs the PostgreSQL tests: .ci/run must set {POSTGRES_ENV}")
+        name = f"examtwist_test_{secrets.token_hex(6)}"
+        await deferToThread(self._admin, f'CREATE DATABASE "{name}"')
+        testcase.addCleanup(deferToThread, self._admin, f'DROP DATABASE "{name}" WITH (FORCE)')
+        return database_url(self.admin_url, name)
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(sql)
+
+    def execute(self, db: str, sql: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(db) as connection:
+            cursor = connection.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+
+    def hold_result_writes(self, testcase, db: str):
+        import psycopg
+
+        connection = psycopg.connect(db)
+        connection.execute("LOCK TABLE results IN EXCLUSIVE MODE")
+        testcase.addCleanup(connection.close)
+        return connection.commit
+
+
+async def waiting_for_locks(db: str, count: int, timeout: float = 10.0) -> None:
+    """Let the reactor run until C{count} sessions of that PostgreSQL database wait on a lock."""
+    query = ("SELECT count(*) FROM pg_stat_activity"
+             " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    for _ in range(int(timeout / 0.02)):
+        [(waiting,)] = await deferToThread(POSTGRES.execute, db, query)
+        if waiting >= count:
+            return
+        await deferLater(reactor, 0.02, lambda: None)
+    raise AssertionError(f"fewer than {count} sessions waited on a lock after {timeout} s")
+
+
+def database_url(url: str, name: str) -> str:
+    """The same server and user, another database."""
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+SQLITE = SQLiteBackend()
+POSTGRES = PostgresBackend()
+
+
+class OnPostgres:
+    """Mix in before a test case to run its tests on PostgreSQL."""
+
+    backend = POSTGRES
+    skip = POSTGRES.skip
+
+
+def backend_of(testcase) -> SQLiteBackend | PostgresBackend:
+    return getattr(testcase, "backend", SQLITE)
+
+
+# Every listener on a free loopback port; a test's own options come later and win.
+FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interface={LOOPBACK}"]
+
+
 def server_options(testcase, *args: str) -> Options:
     options = Options()
-    options.parseOptions(
-        ["--exam", f"tcp:0:interface={LOOPBACK}", "--db", temp_db(testcase), *FAST_HASH, *args]
-    )
+    options.parseOptions([*FREE_PORTS, "--db", temp_db(testcase), *FAST_HASH, *args])
     return options
 
 
@@ -61,8 +195,13 @@ async def start_server(testcase, *args: str, options: Options | None = None, has
     service = makeService(options or server_options(testcase, *args), reactor, hasher=hasher)
     service.startService()
     testcase.addCleanup(lambda: service.running and service.stopService())
-    listener = next(iter(service))
-    return service, listener.port.getHost().port
+    return service, listening_port(service, "Exam service")
+
+
+def listening_port(service, what: str) -> int:
+    """The port a running service's listener got; C{what} is "Exam service" or "Web app"."""
+    listener = next(child for child in service if child.what == what)
+    return listener.port.getHost().port
 
 
 class ReplyClient(Protocol):
@@ -161,7 +300,7 @@ class Twistd(ProcessProtocol):
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
         argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
-                "--exam", f"tcp:0:interface={LOOPBACK}", *FAST_HASH, *args]
+                *FREE_PORTS, *FAST_HASH, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
         testcase.addCleanup(process.kill)

@@ -1,27 +1,24 @@
 """
-The `examtwist` admin command, run as users run it: a child process on a real database.
+The `examtwist` admin command, run as users run it: a child process on a real database, a
+SQLite file or (the Postgres* classes) a PostgreSQL URL.
 """
 
 import csv
 import io
 import os
+import socket
 import sys
 
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
 from examtwist.store import Result
 
-from tests.support import logged_in, open_store, start_server, temp_db, temp_dir
+from tests.support import (
+    OnPostgres, deferred_test, logged_in, open_store, start_server, temp_db, temp_dir,
+)
 from tests.test_exams import GOOD_QUESTIONS
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 def admin_path() -> str:
@@ -34,8 +31,8 @@ class AdminTestCase(unittest.TestCase):
         return out.decode(), err.decode(), code
 
     async def database(self):
-        self.db = temp_db(self)
-        self.store = await open_store(self, self.db)
+        self.store = await open_store(self)
+        self.db = self.store.path
         return self.store
 
     def files(self, questions, answers):
@@ -169,3 +166,71 @@ class UsersCommandTests(AdminTestCase):
         names = [line.split("|")[1].strip() for line in out.splitlines()[3::2]]
         self.assertEqual(names, ["adam", "zoe"])
         self.assertNotIn("$argon2", out)
+
+
+class CountCommandTests(AdminTestCase):
+    @deferred_test
+    async def test_sqlite_has_no_shared_count(self):
+        """On SQLite the count is the server's own: the command says so and changes nothing."""
+        await self.database()
+        for action in ("show", "restart"):
+            out, err, code = await self.admin("count", action, "--db", self.db)
+            self.assertEqual(code, 1)
+            self.assertIn("counts connections in memory, from its own start", err)
+
+    @deferred_test
+    async def test_usage(self):
+        out, err, code = await self.admin("count")
+        self.assertEqual(code, 2)
+        self.assertIn("say which: count show, or count restart", err)
+
+
+class PostgresCountCommandTests(OnPostgres, AdminTestCase):
+    @deferred_test
+    async def test_show_and_restart(self):
+        store = await self.database()
+        for i in range(3):
+            await store.count_connection(f"127.0.0.1:{5000 + i}", 7)
+        out, err, code = await self.admin("count", "show", "--db", self.db)
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"^3 connections counted since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n$")
+        out, err, code = await self.admin("count", "restart", "--db", self.db)
+        self.assertEqual((code, out), (0, "The count starts again: the next connection to any node is the first\n"), err)
+        self.assertEqual(await store.count_connection("127.0.0.1:6000", 7), (1, None))
+
+
+
+class DatabaseURLCommandTests(AdminTestCase):
+    """A PostgreSQL URL that leads nowhere (no server needed to see it)."""
+
+    @deferred_test
+    async def test_unreachable_database_in_one_line(self):
+        """A server that is not there: libpq's reason, no traceback, no password; exit 1."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out, err, code = await self.admin("users", "list", "--db", f"postgresql://ann:s3cret@127.0.0.1:{port}/exams")
+        self.assertEqual(code, 1)
+        self.assertTrue(err.startswith("examtwist: connection failed:"), err)
+        self.assertIn(f'port {port} failed: Connection refused', err)
+        self.assertNotIn("Traceback", err)
+        self.assertNotIn("s3cret", err)
+
+    @deferred_test
+    async def test_bad_url_is_usage(self):
+        out, err, code = await self.admin("users", "list", "--db", "postgresql://ann:s3cret@[::1/exams")
+        self.assertEqual(code, 2)
+        self.assertIn("examtwist: --db: not a PostgreSQL URL", err)
+        self.assertNotIn("s3cret", err)
+
+
+class PostgresExamsCommandTests(OnPostgres, ExamsCommandTests):
+    pass
+
+
+class PostgresResultsCommandTests(OnPostgres, ResultsCommandTests):
+    pass
+
+
+class PostgresUsersCommandTests(OnPostgres, UsersCommandTests):
+    pass

@@ -6,12 +6,11 @@ from the code.
 import os
 import re
 
-from twisted.internet.defer import ensureDeferred
 from twisted.trial import unittest
 
 from examtwist.replies import format_reply
 
-from tests.support import connect, start_server
+from tests.support import connect, deferred_test, start_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,18 +23,17 @@ def example_session(path):
 
 
 class ProtocolPageTests(unittest.TestCase):
-    def test_example_session_is_what_the_server_says(self):
-        async def go():
-            service, port = await start_server(self)
-            c = await connect(port, greeting=False)
-            expected, got = [], []
-            for who, line in example_session(os.path.join(HERE, "..", "docs", "protocol.md")):
-                if who == "C:":
-                    c.send(line)
-                else:
-                    expected.append(line)
-            while len(got) < len(expected):
-                reply = await c.reply()
-                got.extend(format_reply(reply.code, *reply.lines).decode().splitlines())
-            self.assertEqual(got, expected)
-        return ensureDeferred(go())
+    @deferred_test
+    async def test_example_session_is_what_the_server_says(self):
+        service, port = await start_server(self)
+        c = await connect(port, greeting=False)
+        expected, got = [], []
+        for who, line in example_session(os.path.join(HERE, "..", "docs", "protocol.md")):
+            if who == "C:":
+                c.send(line)
+            else:
+                expected.append(line)
+        while len(got) < len(expected):
+            reply = await c.reply()
+            got.extend(format_reply(reply.code, *reply.lines).decode().splitlines())
+        self.assertEqual(got, expected)

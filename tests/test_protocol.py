@@ -1,37 +1,30 @@
 """
 The exam protocol, one connection at a time: StringTransport in place of a socket, a
-MemoryReactorClock for the idle timer, and a real store and hasher (cheap cost) behind it.
+MemoryReactorClock for the idle timer, and a real store and hasher (cheap cost) behind it. Every
+suite runs on SQLite and again on PostgreSQL (the Postgres* classes at the end), where the
+connections are counted in the database.
 """
 
-import sqlite3
 import threading
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
-from examtwist.counting import InMemoryCounter
+from examtwist.counting import counter_for
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.replies import Reply, ReplyParser
 from examtwist.store import StoreClosed
 
-from tests.support import eventually, open_store
+from tests.support import CHEAP_HASH, OnPostgres, backend_of, deferred_test, eventually, open_store
 
-CHEAP = HashCost(memory_kib=64, rounds=1)
 MATH_KEY = "BDCAC"  # the built-in math test's answers
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 class GatedHasher(PasswordHasher):
@@ -95,11 +88,11 @@ class ProtocolTestCase(unittest.TestCase):
     async def setUpServer(self, hasher_class=PasswordHasher):
         self.clock = MemoryReactorClock()
         self.store = await open_store(self)
-        self.hasher = hasher_class(reactor, CHEAP)
+        self.hasher = hasher_class(reactor, CHEAP_HASH)
         self.hasher.start()
         self.addCleanup(self.hasher.stop)
         self.factory = ExamFactory(
-            self.clock, self.store, self.hasher, InMemoryCounter(self.lucky), self.idle_timeout
+            self.clock, self.store, self.hasher, counter_for(self.store, self.lucky), self.idle_timeout
         )
         self.ports = iter(range(40001, 50000))
 
@@ -382,15 +375,12 @@ class TakeTests(ProtocolTestCase):
 
 class GradeStorageTests(ProtocolTestCase):
     """
-    Another connection to the database file holds its write lock, so the grade's write waits
-    in the store's thread exactly as it would behind a slow disk.
+    Another connection to the database holds a lock, so the grade's write waits in the store's
+    thread exactly as it would behind a slow disk.
     """
 
     def hold_write_lock(self):
-        db = sqlite3.connect(self.store.path, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")
-        self.addCleanup(db.close)
-        return db
+        return backend_of(self).hold_result_writes(self, self.store.path)
 
     async def answered_all_but_last(self):
         c = await self.registered()
@@ -400,11 +390,11 @@ class GradeStorageTests(ProtocolTestCase):
     @deferred_test
     async def test_grade_sent_only_once_stored(self):
         c = await self.answered_all_but_last()
-        db = self.hold_write_lock()
+        release = self.hold_write_lock()
         c.send(b"C\r\n")
         await deferLater(reactor, 0.3, lambda: None)
         self.assertTrue(c.nothing_more())
-        db.execute("COMMIT")
+        release()
         self.assertEqual((await c.reply()).code, 250)
         self.assertEqual([r.status for r in await self.store.list_results()], ["graded"])
 
@@ -423,11 +413,11 @@ class GradeStorageTests(ProtocolTestCase):
     async def test_dropped_while_grade_is_stored(self):
         """The grade being written is the attempt's only result; it is not also abandoned."""
         c = await self.answered_all_but_last()
-        db = self.hold_write_lock()
+        release = self.hold_write_lock()
         c.send(b"C\r\n")
         await deferLater(reactor, 0.1, lambda: None)
         c.drop()
-        db.execute("COMMIT")
+        release()
         await self.store.close()
         store = await open_store(self, self.store.path)
         self.assertEqual([(r.status, r.grade) for r in await store.list_results()], [("graded", 100.0)])
@@ -591,3 +581,43 @@ class ShutdownTests(ProtocolTestCase):
         self.hasher.gate.set()
         self.assertEqual((await c.reply()).code, 535)
         self.assertEqual(await c.reply(), Reply(421, ("Server shutting down",)))
+
+
+class PostgresGreetingTests(OnPostgres, GreetingTests):
+    pass
+
+
+class PostgresCommandTests(OnPostgres, CommandTests):
+    pass
+
+
+class PostgresRegisterTests(OnPostgres, RegisterTests):
+    pass
+
+
+class PostgresLoginTests(OnPostgres, LoginTests):
+    pass
+
+
+class PostgresTakeTests(OnPostgres, TakeTests):
+    pass
+
+
+class PostgresGradeStorageTests(OnPostgres, GradeStorageTests):
+    pass
+
+
+class PostgresBadInputTests(OnPostgres, BadInputTests):
+    pass
+
+
+class PostgresPipeliningTests(OnPostgres, PipeliningTests):
+    pass
+
+
+class PostgresIdleTimeoutTests(OnPostgres, IdleTimeoutTests):
+    pass
+
+
+class PostgresShutdownTests(OnPostgres, ShutdownTests):
+    pass

@@ -6,23 +6,15 @@ import os
 import socket
 
 from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import TCP6ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
-from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.replies import Reply
 
-from tests.support import ReplyClient, connect, eventually, logged_in, open_store, start_server, temp_dir
+from tests.support import CHEAP_HASH, ReplyClient, connect, deferred_test, eventually, logged_in, open_store, start_server, temp_dir
 from tests.test_protocol import MATH_KEY, GatedHasher
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 def has_ipv6_loopback() -> bool:
@@ -51,7 +43,7 @@ class EndToEndTests(unittest.TestCase):
     @deferred_test
     async def test_reactor_never_waits_for_a_hash(self):
         """While one LOGIN is stuck in a hash, another connection is answered at once."""
-        hasher = GatedHasher(reactor, HashCost(64, 1))
+        hasher = GatedHasher(reactor, CHEAP_HASH)
         self.addCleanup(hasher.gate.set)
         service, port = await start_server(self, hasher=hasher)
         hashing = await connect(port)

@@ -1,24 +1,20 @@
+"""
+The store on a real database: every suite runs on SQLite files in temp dirs, and again on a
+fresh PostgreSQL database per test (the Postgres* classes at the end).
+"""
+
 import os
-import sqlite3
 import stat
 
-from twisted.internet.defer import ensureDeferred
 from twisted.trial import unittest
 
 from examtwist.exams import Exam, Question
 from twisted.internet import reactor
+from twisted.internet.defer import CancelledError, ensureDeferred
 
 from examtwist.store import ExamExists, Result, Store, StoreClosed
 
-from tests.support import open_store, temp_db
-
-
-def deferred_test(f):
-    """Run an async test method as trial's Deferred."""
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
+from tests.support import OnPostgres, backend_of, deferred_test, open_store, temp_db
 
 
 QUIZ = Exam("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
@@ -29,13 +25,7 @@ def result(username="alice", test="math", status="graded", correct=4, total=5, g
                   "2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "127.0.0.1:5000")
 
 
-class StoreCreationTests(unittest.TestCase):
-    @deferred_test
-    async def test_new_database_has_the_builtin_tests(self):
-        store = await open_store(self)
-        exams = await store.list_exams()
-        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
-
+class SQLiteFileTests(unittest.TestCase):
     @deferred_test
     async def test_file_readable_by_owner_only(self):
         """It holds password hashes: no one but its owner may read it, nor its WAL files."""
@@ -45,24 +35,28 @@ class StoreCreationTests(unittest.TestCase):
         for name in (path, path + "-wal", path + "-shm"):
             self.assertEqual(stat.S_IMODE(os.stat(name).st_mode), 0o600, name)
 
+
+class StoreCreationTests(unittest.TestCase):
+    @deferred_test
+    async def test_new_database_has_the_builtin_tests(self):
+        store = await open_store(self)
+        exams = await store.list_exams()
+        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
+
     @deferred_test
     async def test_reopening_keeps_data_and_seeds_once(self):
-        path = temp_db(self)
-        store = await open_store(self, path)
+        store = await open_store(self)
         await store.add_user("alice", "hash")
         await store.close()
-        again = await open_store(self, path)
+        again = await open_store(self, store.path)
         self.assertEqual(await again.get_password_hash("alice"), "hash")
         self.assertEqual(len(await again.list_exams()), 2)
 
     @deferred_test
     async def test_refuses_a_newer_schema(self):
         """A database written by a newer examtwist is not touched."""
-        path = temp_db(self)
-        await (await open_store(self, path)).close()
-        with sqlite3.connect(path) as db:
-            db.execute("UPDATE schema_version SET version = 99")
-        db.close()
+        path = (await open_store(self)).path
+        backend_of(self).execute(path, "UPDATE schema_version SET version = 99")
         store = Store(reactor, path)
         self.addCleanup(store.close)
         with self.assertRaises(RuntimeError) as e:
@@ -167,41 +161,6 @@ class ExamStoreTests(unittest.TestCase):
         self.assertEqual(len(await store.list_results()), 1)
 
 
-    @deferred_test
-    async def test_sees_tests_another_connection_adds(self):
-        """
-        The tests are kept in memory between requests, yet a test added or changed through
-        another connection (the admin command) is seen by the very next request.
-        """
-        path = temp_db(self)
-        server = await open_store(self, path)
-        self.assertEqual(len(await server.list_exams()), 2)
-        admin = Store(reactor, path)
-        await admin.start()
-        await admin.add_exam(QUIZ)
-        self.assertEqual((await server.list_exams())[-1], (3, "Quiz", 1))
-        self.assertEqual(await server.get_exam("3"), QUIZ)
-        await admin.add_exam(Exam("quiz", QUIZ.questions * 2), replace=True)
-        await admin.close()
-        self.assertEqual(len((await server.get_exam("QUIZ")).questions), 2)
-
-    @deferred_test
-    async def test_names_fold_ascii_letters_only(self):
-        """Names match in any case of A-Z, as SQLite's lower() folds them, nothing more."""
-        store = await open_store(self)
-        await store.add_exam(Exam("kelvin", QUIZ.questions))
-        self.assertEqual((await store.get_exam("KeLvIn")).name, "kelvin")
-        self.assertIsNone(await store.get_exam("\u212aelvin"))  # KELVIN SIGN lower()s to "k"
-
-    @deferred_test
-    async def test_test_without_questions_is_listed_not_taken(self):
-        store = await open_store(self)
-        await store.add_exam(Exam("Empty", ()))
-        self.assertEqual((await store.list_exams())[-1], (3, "Empty", 0))
-        self.assertIsNone(await store.get_exam("3"))
-        self.assertIsNone(await store.get_exam("empty"))
-
-
 class ResultTests(unittest.TestCase):
     @deferred_test
     async def test_record_and_list(self):
@@ -221,31 +180,42 @@ class ResultTests(unittest.TestCase):
         self.assertEqual(await store.list_results(), [])
 
     @deferred_test
-    async def test_results_asked_for_together_fail_alone(self):
-        """
-        Results that arrive while a write is under way are written together; one that cannot
-        be stored fails by itself and the others are stored.
-        """
-        store = await open_store(self)
-        await store.add_user("alice", "h")
-        writes = [store.record_result(result()), store.record_result(result("nobody")),
-                  store.record_result(result(test="python")), store.record_result(result())]
-        outcomes = [await w.addCallbacks(lambda _: "stored", lambda f: f.trap(LookupError).__name__)
-                    for w in writes]
-        self.assertEqual(outcomes, ["stored", "LookupError", "stored", "stored"])
-        stored = await store.list_results()
-        self.assertEqual([(r.username, r.test) for r in stored],
-                         [("alice", "math"), ("alice", "python"), ("alice", "math")])
-
-    @deferred_test
     async def test_close_waits_for_writes_in_flight(self):
         """Writes asked for before close are stored, not cut off."""
-        path = temp_db(self)
-        store = await open_store(self, path)
+        store = await open_store(self)
         await store.add_user("alice", "h")
         writes = [store.record_result(result()) for _ in range(20)]
         await store.close()
         self.assertTrue(all(w.called for w in writes))
-        with sqlite3.connect(path) as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM results").fetchone()[0], 20)
-        db.close()
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(20,)])
+
+    @deferred_test
+    async def test_cancelled_call_still_waited_for_by_close(self):
+        """A caller may stop waiting; the write still happens and close waits for it."""
+        store = await open_store(self)
+        await store.add_user("alice", "h")
+        release = backend_of(self).hold_result_writes(self, store.path)
+        write = store.record_result(result())
+        write.cancel()
+        self.assertIsInstance(self.failureResultOf(write).value, CancelledError)
+        closing = ensureDeferred(store.close())
+        self.assertFalse(closing.called)
+        release()
+        await closing
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(1,)])
+
+
+class PostgresStoreCreationTests(OnPostgres, StoreCreationTests):
+    pass
+
+
+class PostgresUserTests(OnPostgres, UserTests):
+    pass
+
+
+class PostgresExamStoreTests(OnPostgres, ExamStoreTests):
+    pass
+
+
+class PostgresResultTests(OnPostgres, ResultTests):
+    pass

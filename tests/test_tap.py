@@ -44,11 +44,21 @@ class MakeServiceTests(unittest.TestCase):
         options.parseOptions(["--exam", "tcp:7777:interface=127.0.0.2", "--db", temp_db(self)])
         service = makeService(options, reactor)
         service.privilegedStartService()
-        [(port, factory, backlog, interface)] = reactor.tcpServers
-        self.assertEqual((port, interface), (7777, "127.0.0.2"))
-        self.assertIs(factory, service.factory)
+        exam = [(port, interface) for port, factory, _, interface in reactor.tcpServers
+                if factory is service.factory]
+        self.assertEqual(exam, [(7777, "127.0.0.2")])
+        factory = service.factory
         self.assertEqual(factory.counter.lucky, 7)
         self.assertEqual(factory.idle_timeout, 600.0)
+
+    def test_listen_queue_deep_enough_for_a_class(self):
+        """A whole class connecting at once fits the listen queue, unless told otherwise."""
+        reactor = MemoryReactor()
+        options = Options()
+        options.parseOptions(["--exam", "tcp:7777", "--web", "tcp:7778:backlog=7", "--db", temp_db(self)])
+        makeService(options, reactor).privilegedStartService()
+        backlogs = {port: backlog for port, _, backlog, _ in reactor.tcpServers}
+        self.assertEqual(backlogs, {7777: 1024, 7778: 7})
 
     def test_idle_timeout_zero_turns_it_off(self):
         options = Options()

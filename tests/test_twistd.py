@@ -5,22 +5,14 @@
 import os
 import socket
 
-from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
 from examtwist.replies import Reply
 
-from tests.support import Twistd, connect, open_store, temp_dir, twistd_path
+from tests.support import Twistd, connect, deferred_test, open_store, temp_dir, twistd_path
 from tests.test_protocol import MATH_KEY
 
-
-def deferred_test(f):
-    def run(self):
-        return ensureDeferred(f(self))
-    run.__name__, run.__doc__ = f.__name__, f.__doc__
-    return run
 
 
 class TwistdTests(unittest.TestCase):

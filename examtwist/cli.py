@@ -1,0 +1,208 @@
+"""
+C{examtwist-client}: take tests on an exam server from a terminal.
+
+It only asks questions and prints; the talking is L{examtwist.client}'s. Whatever ends a
+session early (the server leaving, Ctrl-C, end of input) ends it with one line, not a
+traceback, and QUIT is sent whenever the connection still stands.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from twisted.python import usage
+
+from examtwist import __version__
+from examtwist.client import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT,
+    ClientError,
+    ExamClient,
+    Grade,
+    InputError,
+    Question,
+    ServerError,
+    check_answer,
+)
+
+PROGRAM = "examtwist-client"
+ACCOUNT_ACTIONS = {"r": "register", "register": "register", "l": "login", "login": "login"}
+YES_NO = {"y": True, "yes": True, "n": False, "no": False}
+
+
+class ConnectionOptions(usage.Options):
+    """Where the server is and how to reach it: the same for both clients."""
+
+    optFlags = [["tls", None, "Connect with TLS, checking the server's certificate."]]
+    optParameters = [
+        ["host", None, DEFAULT_HOST, "Server host name or address."],
+        ["port", None, DEFAULT_PORT, "Server port.", int],
+        ["cafile", None, None, "Trust the CA certificate(s) in this PEM file (implies --tls)."],
+        ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for the server.", float],
+    ]
+
+    def opt_version(self) -> None:
+        """Display the examtwist version and exit."""
+        print(f"examtwist {__version__}")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        if not 0 < self["port"] < 65536:
+            raise usage.UsageError("the port must be a number from 1 to 65535")
+        if self["cafile"]:
+            self["tls"] = True
+
+    def connect(self) -> ExamClient:
+        return ExamClient.connect(
+            self["host"], self["port"], tls=self["tls"], cafile=self["cafile"],
+            timeout=self["timeout"] or None,
+        )
+
+
+class Options(ConnectionOptions):
+    synopsis = f"{PROGRAM} [--host HOST] [--port PORT] [--tls [--cafile FILE]]"
+    longdesc = (
+        "Take tests on an examtwist server. The password is asked without echo on a terminal; "
+        "when standard input is not a terminal (a pipe, a script) the password is read from "
+        "it as an ordinary line, so whole sessions can be scripted. Ctrl-C or end of input "
+        "leaves (an unfinished test is recorded as abandoned)."
+    )
+
+
+def ask(prompt: str) -> str:
+    """One line from the user; EOFError at the end of input."""
+    return input(prompt).strip()
+
+
+def ask_password() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    # Scripted: the next line is the password, not echoed back.
+    sys.stdout.write("Password: ")
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    print()
+    return line.rstrip("\r\n")
+
+
+def choose(prompt: str, answers: dict[str, object], hint: str):
+    """Ask until one of C{answers} (any case) is given; return what it stands for."""
+    while True:
+        answer = ask(prompt).lower()
+        if answer in answers:
+            return answers[answer]
+        print(f"Please answer {hint}.")
+
+
+def show_greeting(client: ExamClient) -> None:
+    """Every line as the server sent it; a lucky greeting's addresses included."""
+    for line in client.greeting.lines:
+        print(line)
+
+
+def sign_in(client: ExamClient) -> None:
+    """Register or log in, asking again after each refusal with the server's reason."""
+    while True:
+        action = choose("Register or login? [r/l] ", ACCOUNT_ACTIONS, "r or l")
+        username = ask("Username: ")
+        password = ask_password()
+        try:
+            getattr(client, action)(username, password)
+        except (ServerError, InputError) as e:
+            print(f"Sorry: {e}")
+            continue
+        print("Registered and logged in." if action == "register" else "Logged in.")
+        return
+
+
+def pick_test(client: ExamClient) -> Question | None:
+    """List the tests and start the one chosen; None when there are none."""
+    tests = client.list_tests()
+    if not tests:
+        print("There are no tests on this server yet.")
+        return None
+    print("Available tests:")
+    for test in tests:
+        print(f"  {test.number}. {test.name} ({test.question_count} questions)")
+    while True:
+        wanted = ask("Test number or name: ")
+        if not wanted:
+            continue
+        try:
+            return client.take(wanted)
+        except ServerError as e:
+            print(f"Sorry: {e}")
+
+
+def show_question(question: Question) -> None:
+    print()
+    print(question.heading)
+    for line in question.text:
+        print(line)
+    for letter, choice in zip("ABCD", question.choices):
+        print(f"  {letter}) {choice}")
+
+
+def ask_answer() -> str:
+    """A letter A-D; anything else is asked again here, the server never sees it."""
+    while True:
+        try:
+            return check_answer(ask("Your answer (A-D): "))
+        except InputError:
+            print("Please answer A, B, C or D.")
+
+
+def take_test(client: ExamClient, question: Question) -> Grade:
+    step: Question | Grade = question
+    while isinstance(step, Question):
+        show_question(step)
+        step = client.answer(ask_answer())
+    print()
+    print(step.text)
+    return step
+
+
+def session(client: ExamClient) -> None:
+    show_greeting(client)
+    sign_in(client)
+    while True:
+        question = pick_test(client)
+        if question is None:
+            return
+        take_test(client, question)
+        if not choose("Take another test? [y/n] ", YES_NO, "y or n"):
+            return
+
+
+def run(options: Options) -> int:
+    """The whole session; the exit status."""
+    client = None
+    try:
+        client = options.connect()
+        session(client)
+    except ClientError as e:
+        print(f"{PROGRAM}: {e}", file=sys.stderr)
+        return 1
+    except (EOFError, KeyboardInterrupt) as e:
+        print()
+        if client is not None:
+            client.quit()
+        print("Bye.")
+        return 130 if isinstance(e, KeyboardInterrupt) else 0
+    client.quit()
+    print("Bye.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = Options()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
+    except usage.UsageError as e:
+        sys.stderr.write(f"{options}\n{PROGRAM}: {e}\n")
+        raise SystemExit(2)
+    raise SystemExit(run(options))

@@ -1,0 +1,160 @@
+"""
+What the client tests share: running blocking client code beside the in-process server, a
+TLS certificate of their own, servers that misbehave on purpose, and a client program as a
+child process fed line by line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import sys
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
+from twisted.internet.threads import deferToThread
+
+from tests.support import LOOPBACK, temp_dir
+
+
+
+
+def in_thread(function, *args, **kwargs) -> Deferred:
+    """
+    Run blocking client code in a worker thread, so this reactor stays free to serve it.
+    """
+    return deferToThread(function, *args, **kwargs)
+
+
+def self_signed_certificate(testcase) -> tuple[str, str]:
+    """
+    A key and a certificate for 127.0.0.1, written to a temp dir: (key path, cert path).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "examtwist test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = temp_dir(testcase)
+    key_path, cert_path = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    with open(cert_path, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+async def fake_server(testcase, sends: bytes = b"") -> int:
+    """
+    A server that is not an exam server: it sends C{sends} on connect, then stays silent.
+
+    @return: its port
+    """
+
+    class Fixed(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.write(sends)
+
+    port = await TCP4ServerEndpoint(reactor, 0, interface=LOOPBACK).listen(Factory.forProtocol(Fixed))
+    testcase.addCleanup(port.stopListening)
+    return port.getHost().port
+
+
+async def free_port() -> int:
+    """A port nothing listens on (it was free a moment ago)."""
+    port = await TCP4ServerEndpoint(reactor, 0, interface=LOOPBACK).listen(Factory.forProtocol(Protocol))
+    number = port.getHost().port
+    await port.stopListening()
+    return number
+
+
+def console_script(name: str) -> str:
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+class ClientProcess(ProcessProtocol):
+    """
+    A client program as a child process: C{send} lines to its stdin, C{await until(text)}
+    for its output, C{ended} fires with its exit code.
+    """
+
+    def __init__(self) -> None:
+        self.stdout = ""
+        self.stderr = ""
+        self.ended: Deferred[int] = Deferred()
+        self._watchers: list[tuple[str, Deferred]] = []
+
+    @classmethod
+    def spawn(cls, testcase, argv: list[str]) -> "ClientProcess":
+        process = cls()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        reactor.spawnProcess(process, argv[0], argv, env=env, path=temp_dir(testcase))
+        testcase.addCleanup(process.kill)
+        return process
+
+    def outReceived(self, data: bytes) -> None:
+        self.stdout += data.decode("utf-8")
+        self._check()
+
+    def errReceived(self, data: bytes) -> None:
+        self.stderr += data.decode("utf-8")
+
+    def _check(self) -> None:
+        for watch in list(self._watchers):
+            text, count, d = watch
+            if self.stdout.count(text) >= count:
+                self._watchers.remove(watch)
+                d.callback(self.stdout)
+
+    def until(self, text: str, count: int = 1) -> Deferred[str]:
+        """Fires with all output so far once C{text} has appeared C{count} times in it."""
+        d: Deferred[str] = Deferred()
+        self._watchers.append((text, count, d))
+        self._check()
+        return d
+
+    def send(self, *lines: str) -> None:
+        self.transport.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+    def close_stdin(self) -> None:
+        self.transport.closeStdin()
+
+    def processEnded(self, reason) -> None:
+        for text, _, d in self._watchers:
+            d.errback(AssertionError(f"the client ended before printing {text!r}:\n{self.stdout}"
+                                     f"\nstderr:\n{self.stderr}"))
+        self._watchers = []
+        self.ended.callback(reason.value.exitCode)
+
+    def kill(self):
+        if not self.ended.called:
+            self.transport.signalProcess("KILL")
+            return self.ended
+        return None
