@@ -26,8 +26,9 @@ setup(
         # drive the web lookup over real sockets and in Debian's chromium; psycopg runs the
         # suites on PostgreSQL too.
         "test": ["hypothesis", "Pillow", "treq", "selenium", "psycopg[binary]>=3.2"],
-        # `make bench`: the plot, and the profiler that finds what a missed target costs.
-        "bench": ["matplotlib", "py-spy"],
+        # `make bench`: the plot, the profiler that finds what a missed target costs, and
+        # Flask for the original web lookup it measures examtwist's beside.
+        "bench": ["matplotlib", "py-spy", "flask"],
     },
     entry_points={
         "console_scripts": [

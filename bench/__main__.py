@@ -20,12 +20,15 @@ from examtwist.service import raise_open_files_limit
 
 from bench import report
 from bench.scenarios import SCENARIOS
-from bench.servers import bare_line_receiver, examtwist, find_peers, threaded_peer
+from bench.servers import (
+    bare_line_receiver, bare_web, examtwist, find_peers, find_web_peer, flask_peer, threaded_peer,
+)
 from bench.session import ROOT, Bench
 
 # Tiny sizes for the smoke test in `make test`: every code path, a few seconds.
 SMOKE = {"held": [20], "storm_clients": 4, "students": 8, "rounds": 1, "duration": 0.5,
-         "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1, "paced_rate": 100.0}
+         "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1, "paced_rate": 100.0,
+         "web_connections": 4}
 
 
 def _loads(text: str) -> list[int]:
@@ -40,7 +43,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "docs/performance.md and the plot docs/performance.png.",
     )
     parser.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers",
-                        help="directory of threaded_examd.py (default: ../shared/peers)")
+                        help="directory of threaded_examd.py and flask_lookup.py "
+                             "(default: ../shared/peers)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per load and server")
@@ -55,6 +59,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="generator processes sharing the students of scenario 3")
     parser.add_argument("--paced-rate", type=float, default=1500.0,
                         help="answers/s for scenario 3b when scenario 3 did not run the peer")
+    parser.add_argument("--web-connections", type=int, default=32,
+                        help="wrk's keep-alive connections in scenario 4")
+    parser.add_argument("--wrk-threads", type=int, default=1,
+                        help="wrk's threads in scenario 4 (its CPU use is reported per round)")
     parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
                         help="examtwist's --hash-memory, also used for the raw verify rate")
     parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)
@@ -82,7 +90,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def contenders(options, say) -> tuple[list, str]:
     hash_cost = {"hash_memory": options.hash_memory, "hash_rounds": options.hash_rounds}
-    found = [examtwist(**hash_cost), bare_line_receiver()]
+    found = [examtwist(**hash_cost), bare_line_receiver(),
+             examtwist(kind="web", **hash_cost), bare_web()]
     for baseline in options.baseline:
         name, _, tree = baseline.rpartition("=")
         found.append(examtwist(f"examtwist {name or 'baseline'}", tree=tree, **hash_cost))
@@ -93,6 +102,13 @@ def contenders(options, say) -> tuple[list, str]:
         say(note)
     else:
         found.append(threaded_peer(peers))
+    web_peers, web_note = find_web_peer(options.peers)
+    if web_peers is None:
+        if "web" in options.scenarios:
+            say(web_note)
+            note = " ".join(filter(None, [note, web_note]))
+    else:
+        found.append(flask_peer(web_peers))
     return found, note
 
 
@@ -118,7 +134,7 @@ async def run(options, argv: list[str], say) -> None:
         "machine": machine(),
         "rounds": options.rounds,
         "duration": options.duration,
-        "servers": [c.name for c in found],
+        "servers": list(dict.fromkeys(c.name for c in found)),
         "peers_note": note,
         "options": {k: str(v) for k, v in vars(options).items()},
     }
@@ -132,6 +148,7 @@ async def run(options, argv: list[str], say) -> None:
         raise
     finally:
         bench.close()
+        info["notes"] = bench.notes
         if bench.measurements:
             write_results(options, info, bench.measurements, started, say)
 

@@ -34,6 +34,7 @@ def markdown(run: dict, summaries, results_name: str) -> str:
         "alternating and their order flipped every round. A cell is the median over rounds, "
         "with the lowest and highest round in brackets; a ratio is taken per round, side by side.",
         f"- Servers: {', '.join(run['servers'])}.{' ' + run['peers_note'] if run['peers_note'] else ''}",
+        *(f"- {note}" for note in run.get("notes", [])),
         "",
     ]
     for summary in summaries:

@@ -6,6 +6,7 @@ own in a temp dir, and what /proc says about its memory and CPU.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import signal
@@ -16,8 +17,11 @@ from pathlib import Path
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
+_TWISTD_WEB_LISTENING = re.compile(rb"Web app listening on [\d.]+:(\d+)")
 _PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
 _BARE_LISTENING = re.compile(rb"bare exam server listening on [\d.]+:(\d+)")
+_BARE_WEB_LISTENING = re.compile(rb"bare twisted.web listening on [\d.]+:(\d+)")
+_FLASK_LISTENING = re.compile(rb"Running on http://[\d.]+:(\d+)")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,7 +39,7 @@ class ServerFailed(Exception):
 class Contender:
     """
     A server a scenario runs against. C{kind} says which scenarios it fits: "exam" servers
-    speak docs/protocol.md.
+    speak docs/protocol.md, "web" servers answer the student-ID lookup's routes.
     """
 
     name: str
@@ -110,17 +114,17 @@ async def _wait_for_port(process, log: Path, pattern: re.Pattern, name: str) -> 
 
 
 def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
-              hash_rounds: int = 2) -> Contender:
+              hash_rounds: int = 2, kind: str = "exam") -> Contender:
     """
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
-    measure an earlier version beside this one).
+    measure an earlier version beside this one). Its port is the exam port, or with
+    C{kind="web"} the web lookup's: both listen on a free port.
     """
-    options = ["--exam", f"tcp:0:interface={HOST}",
-               "--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
-    # The web lookup, where the tree has one, on a free port too: two servers must never
-    # contend for its default port.
-    if (Path(tree or ROOT) / "examtwist" / "web.py").exists():
-        options += ["--web", f"tcp:0:interface={HOST}"]
+    hash_options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+    # A tree from before the web lookup has no --web option.
+    has_web = (Path(tree or ROOT) / "examtwist" / "web.py").exists()
+    web_options = ["--web", f"tcp:0:interface={HOST}"] if has_web else []
+    listening = _TWISTD_WEB_LISTENING if kind == "web" else _TWISTD_LISTENING
 
     async def start(workdir: Path) -> RunningServer:
         log = workdir / "twistd.log"
@@ -129,13 +133,14 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
         with open(workdir / "twistd.out", "wb") as out:
             process = await asyncio.create_subprocess_exec(
                 str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
-                "--db", str(workdir / "examtwist.db"), *options,
+                "--exam", f"tcp:0:interface={HOST}", *web_options,
+                "--db", str(workdir / "examtwist.db"), *hash_options,
                 cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             )
-        port = await _wait_for_port(process, log, _TWISTD_LISTENING, name)
+        port = await _wait_for_port(process, log, listening, name)
         return RunningServer(name, process, port, log)
 
-    return Contender(name, "exam", start, {"memory_kib": hash_memory, "rounds": hash_rounds})
+    return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
 
 
 def _program(name: str, kind: str, argv, listening: re.Pattern, verify=None) -> Contender:
@@ -171,6 +176,38 @@ def bare_line_receiver() -> Contender:
         "bare LineReceiver", "exam-ceiling",
         lambda workdir: [sys.executable, "-m", "bench.bare_exam"], _BARE_LISTENING,
     )
+
+
+def bare_web() -> Contender:
+    """The stack's ceiling for scenario 4 (L{bench.bare_web}): one fixed page for any request."""
+    return _program(
+        "bare twisted.web", "web-ceiling",
+        lambda workdir: [sys.executable, "-m", "bench.bare_web"], _BARE_WEB_LISTENING,
+    )
+
+
+def flask_peer(peers: Path) -> Contender:
+    """The original web lookup, Flask's own server with threads (../shared/peers/flask_lookup.py)."""
+    script = peers / "flask_lookup.py"
+    return _program(
+        "Flask peer", "web",
+        lambda workdir: [sys.executable, str(script), "--host", HOST, "--port", "0",
+                         "--db", str(workdir / "Student_log")],
+        _FLASK_LISTENING,
+    )
+
+
+def find_web_peer(peers: Path | None) -> tuple[Path | None, str]:
+    """
+    The peers directory if it holds the Flask lookup and Flask is installed (the bench
+    extra), else None and why not.
+    """
+    if peers is None or not (peers / "flask_lookup.py").is_file():
+        return None, f"No flask_lookup.py in {peers}: scenario 4 without the Flask peer."
+    if importlib.util.find_spec("flask") is None:
+        return None, ("Flask is not installed (the bench extra, `make bench`): scenario 4 "
+                      "without the Flask peer.")
+    return peers, ""
 
 
 def find_peers(peers: Path | None) -> Path | None:

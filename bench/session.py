@@ -97,6 +97,16 @@ class Round:
                    for r in (role_results if role_results is not None else self.results))
 
 
+@dataclass
+class ExternalRound:
+    """What a round of an outside generator measured: its result and the server's side."""
+
+    result: object
+    server_cpu: float  # cores
+    server_rss_peak_kib: int
+    others_cpu: float  # cores
+
+
 class Bench:
     """
     The run's settings and measurements. Scenarios start servers and generators through it
@@ -107,6 +117,8 @@ class Bench:
         self.contenders = contenders
         self.options = options
         self.measurements: list[dict] = []
+        # What the report should say about the run beyond its tables (a scenario skipped).
+        self.notes: list[str] = []
         self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self._tmp = Path(tempfile.mkdtemp(prefix="examtwist-bench-"))
         self._started = 0
@@ -114,6 +126,10 @@ class Bench:
     def close(self) -> None:
         """Remove the servers' temp dirs (databases, logs)."""
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.say(text)
 
     def of_kind(self, kind: str):
         return [c for c in self.contenders if c.kind == kind]
@@ -158,7 +174,7 @@ class Bench:
         round into C{profile_as}.txt.
         """
         server.check_alive()
-        spy = await self._profile(server, seconds, profile_as)
+        spy = await self.start_profile(server, seconds, profile_as)
         machine, own = _machine_busy_seconds(), _own_cpu_seconds()
         cpu, started = server.cpu_seconds(), perf_counter()
         results = asyncio.ensure_future(
@@ -178,7 +194,40 @@ class Bench:
             await spy.wait()
         return Round(results.result(), seconds, server_cpu / wall, peak, max(others, 0.0) / wall)
 
-    async def _profile(self, server: RunningServer, seconds: float, name: str | None):
+    async def measure_external(self, server: RunningServer, load, seconds: float,
+                               profile_as: str | None = None) -> "ExternalRound":
+        """
+        One timed round driven by a generator that is not a L{bench.worker} (wrk): C{load} is
+        awaited while the server's CPU and memory are sampled; its result gives its own CPU
+        time as C{cpu_seconds}.
+        """
+        server.check_alive()
+        spy = await self.start_profile(server, seconds, profile_as)
+        machine, own = _machine_busy_seconds(), _own_cpu_seconds()
+        cpu, started = server.cpu_seconds(), perf_counter()
+        running = asyncio.ensure_future(load)
+        peak = server.rss_kib()
+        while not running.done():
+            await asyncio.wait([running], timeout=0.25)
+            if server.process.returncode is None:
+                peak = max(peak, server.rss_kib())
+        server.check_alive()
+        wall = perf_counter() - started
+        server_cpu = server.cpu_seconds() - cpu
+        result = running.result()
+        others = ((_machine_busy_seconds() - machine) - (_own_cpu_seconds() - own) - server_cpu
+                  - result.cpu_seconds)
+        if spy is not None:
+            await spy.wait()
+        return ExternalRound(result, server_cpu / wall, peak, max(others, 0.0) / wall)
+
+    @property
+    def scratch(self) -> Path:
+        """A temp dir of the run's own, removed with it (wrk's scripts)."""
+        return self._tmp
+
+    async def start_profile(self, server: RunningServer, seconds: float, name: str | None):
+        """With --profile, py-spy the server for C{seconds} into C{name}.txt; else None."""
         if not (self.options.profile and name):
             return None
         self.options.profile.mkdir(parents=True, exist_ok=True)

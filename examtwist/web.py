@@ -9,14 +9,16 @@ twisted.web.template XML, so every value put in a page is escaped as it is writt
 
 from __future__ import annotations
 
+import functools
 import json
 
 from klein import Klein
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
-from twisted.web.template import Element, XMLFile, renderer
+from twisted.web.template import Element, XMLFile, flattenString, renderer
 from werkzeug.exceptions import NotFound
 
 from examtwist.students import ID_RULE, InvalidID, Student, parse_id
@@ -28,6 +30,10 @@ TEMPLATES = ("layout", "id_form", "login", "student", "error")
 MAX_ECHO = 64
 HEALTH_TIMEOUT = 5.0
 TITLE = "Student ID lookup"
+# Pages kept rendered, by template and slots. A page depends on nothing else, and flattening
+# its templates costs more than the rest of a lookup (docs/performance.md, scenario 4).
+PAGES_KEPT = 512
+DOCTYPE = b"<!DOCTYPE html>\n"
 
 _HEADERS = {
     # Pages are HTML unless a route says otherwise.
@@ -116,6 +122,7 @@ class StudentLookup:
         self._reactor = reactor
         self._templates = templates or Templates()
         self._health_timeout = health_timeout
+        self._rendered = functools.lru_cache(maxsize=PAGES_KEPT)(self._render)
 
     def resource(self) -> IResource:
         return _WithHeaders(self.app.resource())
@@ -229,10 +236,20 @@ class StudentLookup:
         )
         return student
 
-    def _page(self, body: str, title: str, **slots: str) -> Page:
-        return Page(self._templates, body, title=title, **slots)
+    def _page(self, body: str, title: str, **slots: str) -> bytes:
+        return self._rendered(body, title, tuple(sorted(slots.items())))
 
-    def _error(self, heading: str, message: str, typed: str = "") -> Page:
+    def _render(self, body: str, title: str, slots: tuple[tuple[str, str], ...]) -> bytes:
+        """The page as Klein would write it; no renderer waits, so flattening ends at once."""
+        done: list = []
+        page = Page(self._templates, body, title=title, **dict(slots))
+        flattenString(None, page).addBoth(done.append)
+        [html] = done
+        if isinstance(html, Failure):
+            html.raiseException()
+        return DOCTYPE + html
+
+    def _error(self, heading: str, message: str, typed: str = "") -> bytes:
         return self._page(
             "error", f"{heading} · {TITLE}", heading=heading, message=message,
             typed=typed[:MAX_ECHO],

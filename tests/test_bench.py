@@ -6,20 +6,24 @@ results, so the bench cannot rot. It measures nothing worth reading at this size
 import importlib.util
 import json
 import os
+import shutil
 import sys
 
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
+from bench import wrk
 from bench.scenarios import SCENARIOS
-from bench.servers import find_peers
+from bench.servers import find_peers, find_web_peer
 from bench.session import ROOT
 
 from tests.support import temp_dir
 
 PEERS = ROOT.parent / "shared" / "peers"
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+# Scenario 4's load generator, the Debian package; without it the scenario is skipped and says so.
+HAVE_WRK = shutil.which("wrk") is not None
 
 
 def deferred_test(f):
@@ -63,11 +67,13 @@ class BenchSmokeTests(unittest.TestCase):
         by_scenario = {}
         for m in data["measurements"]:
             by_scenario.setdefault(m["scenario"], []).append(m)
-        self.assertEqual(set(by_scenario), set(SCENARIOS))
+        ran = set(SCENARIOS) if HAVE_WRK else set(SCENARIOS) - {"web"}
+        self.assertEqual(set(by_scenario), ran)
         servers = {name: {m["server"] for m in ms} for name, ms in by_scenario.items()}
-        self.assertEqual(servers, {"held": {"examtwist"}, "storm": {"examtwist"},
-                                   "throughput": {"examtwist", "bare LineReceiver"},
-                                   "paced": {"examtwist"}})
+        expected = {"held": {"examtwist"}, "storm": {"examtwist"},
+                    "throughput": {"examtwist", "bare LineReceiver"}, "paced": {"examtwist"},
+                    "web": {"examtwist", "bare twisted.web"}}
+        self.assertEqual(servers, {name: expected[name] for name in ran})
         [held] = by_scenario["held"]
         self.assertGreater(held["metrics"]["rss_per_connection_kib"], 0)
         self.assertGreater(held["metrics"]["probe_p99_ms"], 0)
@@ -76,7 +82,15 @@ class BenchSmokeTests(unittest.TestCase):
         self.assertGreater(storm["metrics"]["raw_verifies_per_s"], 0)
         for throughput in by_scenario["throughput"]:
             self.assertGreater(throughput["metrics"]["answers_per_s"], 0)
-        for scenario in SCENARIOS.values():
+        for web in by_scenario.get("web", []):
+            for metric in ("post_rps", "get_rps", "post_p99_ms", "get_p99_ms", "wrk_cpu"):
+                self.assertGreater(web["metrics"][metric], 0, metric)
+            self.assertEqual(web["metrics"]["failures"], 0)
+        if not HAVE_WRK:
+            self.assertIn("Scenario 4 (web lookups) skipped: no wrk on PATH", page)
+        for name, scenario in SCENARIOS.items():
+            if name not in ran:
+                continue
             self.assertIn(f"#### {scenario.title}", page)
             self.assertIn(f"| {scenario.load_label} | server |", page)
         self.assertIn("| 20 | examtwist |", page)
@@ -92,3 +106,53 @@ class BenchSmokeTests(unittest.TestCase):
         self.assertEqual([m["server"] for m in data["measurements"]], ["examtwist", "threaded peer"])
         self.assertIn("| 4 | threaded peer |", page)
         self.assertIn("examtwist ÷ threaded peer at 4:", page)
+
+    @deferred_test
+    async def test_web_lookups_beside_the_flask_peer(self):
+        """Scenario 4 with the Flask peer: three servers each round, ratios to both others."""
+        if not HAVE_WRK:
+            raise unittest.SkipTest("no wrk on PATH (Debian: apt-get install wrk)")
+        peers, why_not = find_web_peer(PEERS)
+        if peers is None:
+            raise unittest.SkipTest(why_not)
+        data, page, log = await self.bench("--peers", str(PEERS), "--scenarios", "web")
+        self.assertEqual([m["server"] for m in data["measurements"]],
+                         ["examtwist", "Flask peer", "bare twisted.web"])
+        self.assertIn("| 4 | Flask peer |", page)
+        self.assertIn("POST /handlelogin req/s, examtwist ÷ Flask peer at 4:", page)
+        self.assertIn("GET /api/students/<id> req/s, examtwist ÷ bare twisted.web (ceiling) at 4:",
+                      page)
+
+
+WRK_OUTPUT = """\
+Running 1s test @ http://127.0.0.1:36669/handlelogin
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.52ms    1.83ms  18.03ms   88.58%
+    Req/Sec     3.73k     1.48k    5.95k    70.00%
+  Latency Distribution
+     50%  870.00us
+     75%    1.18ms
+     90%    3.88ms
+     99%    1.02s
+  3711 requests in 1.00s, 1.02MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 37
+Requests/sec:   3697.59
+Transfer/sec:      1.01MB
+"""
+
+
+class WrkOutputTests(unittest.TestCase):
+    def test_read(self):
+        """What scenario 4 takes from wrk --latency: rate, percentiles in ms, failures."""
+        result = wrk.parse(WRK_OUTPUT, cpu_seconds=0.5, wall_seconds=2.0)
+        self.assertEqual((result.requests, result.requests_per_s), (3711, 3697.59))
+        self.assertAlmostEqual(result.p50_ms, 0.87)
+        self.assertAlmostEqual(result.p99_ms, 1020.0)
+        self.assertEqual((result.non_2xx, result.socket_errors), (37, 3))
+        self.assertEqual(result.cpu_cores, 0.25)
+
+    def test_unreadable(self):
+        with self.assertRaises(wrk.WrkFailed):
+            wrk.parse("unable to connect to 127.0.0.1:1 Connection refused\n")

@@ -3,6 +3,6 @@ The scenarios, in the order a run takes them. A scenario is a module here whose 
 is a L{bench.scenario.Scenario}; list it below to run it.
 """
 
-from bench.scenarios import held, paced, storm, throughput
+from bench.scenarios import held, paced, storm, throughput, web
 
-SCENARIOS = {module.SCENARIO.name: module.SCENARIO for module in (held, storm, throughput, paced)}
+SCENARIOS = {module.SCENARIO.name: module.SCENARIO for module in (held, storm, throughput, paced, web)}
