@@ -4,5 +4,11 @@ is a L{bench.scenario.Scenario}; list it below to run it.
 """
 
 from bench.scenarios import held, paced, storm, throughput
+from bench.scenarios import nodes
 
 SCENARIOS = {module.SCENARIO.name: module.SCENARIO for module in (held, storm, throughput, paced)}
+
+# Run when asked for by name, or by default once they have what a plain machine lacks (a
+# PostgreSQL server: --postgres).
+ON_REQUEST = {module.SCENARIO.name: module.SCENARIO for module in (nodes,)}
+EVERY = {**SCENARIOS, **ON_REQUEST}
