@@ -50,8 +50,8 @@ class Nodes(Scenario):
         "session (REGISTER a new user at the run's hash cost, TAKE math, five answers, QUIT) or "
         "only connect, greeting, QUIT: the cost of the connection count every node shares. "
         "Latency is the whole session's, from connect to the 221. Nodes' CPU and the database "
-        "server's CPU (its postmaster and every backend) are apart; others' CPU is the rest of "
-        "the machine."
+        "server's CPU (its postmaster and every backend) are apart, in cores over the round and "
+        "in milliseconds per session or greeting; others' CPU is the rest of the machine."
     )
     columns = [
         Column("per_s", "per s"),
@@ -60,6 +60,8 @@ class Nodes(Scenario):
         Column("errors", "errors"),
         Column("nodes_cpu", "nodes CPU (cores)", ".2f"),
         Column("database_cpu", "database CPU (cores)", ".2f"),
+        Column("nodes_cpu_ms_each", "nodes CPU per one (ms)"),
+        Column("database_cpu_ms_each", "database CPU per one (ms)"),
         Column("generator_cpu", "generator CPU (cores)", ".2f"),
         Column("others_cpu", "others' CPU (cores)", ".2f"),
     ]
@@ -109,15 +111,22 @@ class Nodes(Scenario):
         if result["errors"]:
             bench.say(f"  {result['errors']} errors, the first: {result['first_error']}")
         latencies = measured.latencies()
+        per_s = result["done"] / measured.seconds
+        # What one session or greeting costs in CPU: the figure to size machines by, and one
+        # that the others' load on a shared machine changes less than the rates.
+        nodes_ms = measured.server_cpu * 1000 / per_s if per_s else None
+        database_ms = database_cpu * 1000 / per_s if per_s and database_cpu is not None else None
         bench.record(
             self.name, row(nodes.name, workload), clients, number,
-            per_s=result["done"] / measured.seconds,
+            per_s=per_s,
             p50_ms=ms(latencies.percentile(50)),
             p99_ms=ms(latencies.percentile(99)),
             errors=result["errors"],
             # Bench.measure counts the nodes as the server; the database server is apart.
             nodes_cpu=measured.server_cpu,
             database_cpu=database_cpu,
+            nodes_cpu_ms_each=nodes_ms,
+            database_cpu_ms_each=database_ms,
             generator_cpu=measured.generator_cpu(),
             others_cpu=max(measured.others_cpu - (database_cpu or 0.0), 0.0),
         )
