@@ -61,11 +61,8 @@ class PostgresServerCPU:
     @classmethod
     async def of(cls, admin_url: str) -> "PostgresServerCPU | None":
         """None when the server is not a process here (another host, or another container)."""
-        (backend,) = await asyncio.to_thread(_admin, admin_url, "SELECT pg_backend_pid()")
-        try:
-            return cls(int(_stat(backend)[1]))
-        except OSError:
-            return None
+        postmaster = await asyncio.to_thread(_postmaster_of, admin_url)
+        return None if postmaster is None else cls(postmaster)
 
     def seconds(self) -> float:
         fields = _stat(self.postmaster)
@@ -79,6 +76,21 @@ class PostgresServerCPU:
                 if int(child[1]) == self.postmaster:
                     total += int(child[11]) + int(child[12])
         return total / CLOCK_TICKS
+
+
+def _postmaster_of(url: str) -> int | None:
+    """The parent of this connection's backend, read while the backend is there."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        (backend,) = connection.execute("SELECT pg_backend_pid()").fetchone()
+        try:
+            with open(f"/proc/{backend}/comm") as f:
+                if not f.read().startswith("postgres"):
+                    return None  # a process of this machine that merely has the same pid
+            return int(_stat(backend)[1])
+        except OSError:
+            return None
 
 
 def _stat(pid: int) -> list[str]:
