@@ -44,7 +44,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="directory of threaded_examd.py (default: ../shared/peers)")
     parser.add_argument("--scenarios",
                         help=f"comma-separated, of: {', '.join(EVERY)} (default: all but "
-                             f"{', '.join(ON_REQUEST)}, which also runs by default with --postgres)")
+                             f"{', '.join(ON_REQUEST)}, which also runs by default with "
+                             "--postgres)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per load and server")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--warmup", type=float, default=3.0,

@@ -106,7 +106,8 @@ class Nodes(Scenario):
             nodes, generators, bench.options.duration, workload=workload,
             profile_as=bench.profile_name(f"{self.name}-{workload}", clients, nodes, number),
         )
-        database_cpu = database and (database.seconds() - database_before) / (perf_counter() - started)
+        wall = perf_counter() - started
+        database_cpu = database and (database.seconds() - database_before) / wall
         [result] = measured.results
         if result["errors"]:
             bench.say(f"  {result['errors']} errors, the first: {result['first_error']}")
