@@ -19,7 +19,8 @@ from examtwist.passwords import HashCost
 from examtwist.service import raise_open_files_limit
 
 from bench import report
-from bench.scenarios import SCENARIOS
+from bench.cluster import POSTGRES_ENV, without_passwords
+from bench.scenarios import EVERY, ON_REQUEST, SCENARIOS
 from bench.servers import (
     bare_line_receiver, bare_web, examtwist, find_peers, find_web_peer, flask_peer, threaded_peer,
 )
@@ -45,8 +46,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers",
                         help="directory of threaded_examd.py and flask_lookup.py "
                              "(default: ../shared/peers)")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--scenarios",
+                        help=f"comma-separated, of: {', '.join(EVERY)} (default: all but "
+                             f"{', '.join(ON_REQUEST)}, which also runs by default with "
+                             "--postgres)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per load and server")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--warmup", type=float, default=3.0,
@@ -63,6 +66,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="wrk's keep-alive connections in scenario 4")
     parser.add_argument("--wrk-threads", type=int, default=1,
                         help="wrk's threads in scenario 4 (its CPU use is reported per round)")
+    parser.add_argument("--postgres", metavar="URL", default=os.environ.get(POSTGRES_ENV),
+                        help="a PostgreSQL server's URL, as a user who may CREATE DATABASE, for "
+                             f"scenario 5's fresh databases (default: ${POSTGRES_ENV})")
+    parser.add_argument("--node-clients", type=int, default=16,
+                        help="clients spread over the nodes in scenario 5")
     parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
                         help="examtwist's --hash-memory, also used for the raw verify rate")
     parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)
@@ -81,8 +89,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if "--smoke" in argv:
         parser.set_defaults(**SMOKE)  # options given beside --smoke still win
     options = parser.parse_args(argv)
-    options.scenarios = options.scenarios.split(",")
-    unknown = set(options.scenarios) - set(SCENARIOS)
+    default = [*SCENARIOS, *(ON_REQUEST if options.postgres else [])]
+    options.scenarios = options.scenarios.split(",") if options.scenarios else default
+    unknown = set(options.scenarios) - set(EVERY)
     if unknown:
         parser.error(f"unknown scenario {', '.join(sorted(unknown))}")
     return options
@@ -130,18 +139,18 @@ async def run(options, argv: list[str], say) -> None:
     started = datetime.now()
     info = {
         "started": started.strftime("%Y-%m-%d %H:%M"),
-        "command": "python -m bench " + shlex.join(argv),
+        "command": without_passwords("python -m bench " + shlex.join(argv)),
         "machine": machine(),
         "rounds": options.rounds,
         "duration": options.duration,
         "servers": list(dict.fromkeys(c.name for c in found)),
         "peers_note": note,
-        "options": {k: str(v) for k, v in vars(options).items()},
+        "options": {k: without_passwords(str(v)) for k, v in vars(options).items()},
     }
     try:
         for name in options.scenarios:
-            say(f"{SCENARIOS[name].title}")
-            await SCENARIOS[name].run(bench)
+            say(f"{EVERY[name].title}")
+            await EVERY[name].run(bench)
     except BaseException as e:
         # What was measured before a failure or Ctrl-C is kept, marked as incomplete.
         info["incomplete"] = f"stopped by {type(e).__name__} {e}".strip()
@@ -157,7 +166,7 @@ def write_results(options, info: dict, measurements: list[dict], started: dateti
     info["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     info["measurements"] = measurements
     names = [name for name in options.scenarios if any(m["scenario"] == name for m in measurements)]
-    summaries = [SCENARIOS[name].summary(measurements) for name in names]
+    summaries = [EVERY[name].summary(measurements) for name in names]
     results = options.results / f"{started.strftime('%Y-%m-%dT%H%M%S')}.json"
     report.write_json(results, info, summaries)
     shown = os.path.relpath(results, ROOT) if results.is_relative_to(ROOT) else str(results)

@@ -17,13 +17,14 @@ import asyncio
 import gc
 import importlib.util
 import json
+import os
 import random
 import resource
 import sys
 import threading
 from time import perf_counter
 
-from bench.client import connect, leave
+from bench.client import UnexpectedReply, connect, leave
 from bench.latency import Latencies
 
 # At most this many connects in flight, fewer than twistd's default listen backlog (50):
@@ -251,6 +252,78 @@ class Students:
             s.connection.close()
 
 
+class Sessions:
+    """
+    C{clients} clients, each doing its C{workload} over and over, each time on the next
+    address in turn, as a load balancer would spread them over the nodes of a cluster:
+
+    - C{"session"}: connect, REGISTER a new user, TAKE the test, answer every question, QUIT.
+    - C{"greeting"}: connect, greeting, QUIT; what a connection costs the shared count.
+
+    A failed connection or an unexpected reply is counted, not fatal, so one bad node shows
+    as errors beside the figures instead of stopping the run.
+    """
+
+    def __init__(self, addresses: list, clients: int, prefix: str, password: str,
+                 test: str = "math", answer: str = "B", questions: int = 5) -> None:
+        self.addresses = [tuple(a) for a in addresses]
+        self.clients = clients
+        self.prefix = f"{prefix}{os.getpid()}x"
+        self.password = password
+        self.take = f"TAKE {test}".encode()
+        self.answer = answer.encode()
+        self.questions = questions
+        self.started = 0  # every session of this process gets a username of its own
+
+    async def setup(self) -> dict:
+        return {"addresses": len(self.addresses)}
+
+    async def session(self, address, workload: str) -> None:
+        connection = await connect(*address)
+        try:
+            if workload == "session":
+                self.started += 1
+                register = f"REGISTER {self.prefix}{self.started} {self.password}"
+                await connection.expect(register.encode(), 231)
+                await connection.expect(self.take, 350)
+                for question in range(1, self.questions + 1):
+                    await connection.expect(self.answer, 250 if question == self.questions else 350)
+            await leave(connection)
+        finally:
+            connection.close()
+
+    async def round(self, seconds: float, workload: str = "session") -> dict:
+        latencies = Latencies()
+        end = perf_counter() + seconds
+        done = errors = 0
+        first_error = ""
+
+        async def client(index: int) -> None:
+            nonlocal done, errors, first_error
+            turn = index
+            while perf_counter() < end:
+                address = self.addresses[turn % len(self.addresses)]
+                turn += 1
+                started = perf_counter()
+                try:
+                    await self.session(address, workload)
+                except (OSError, UnexpectedReply) as e:
+                    errors += 1
+                    first_error = first_error or f"{address[1]}: {e!r}"
+                    continue
+                finished = perf_counter()
+                if finished <= end:
+                    latencies.record(finished - started)
+                    done += 1
+
+        await asyncio.gather(*(client(i) for i in range(self.clients)))
+        return {"done": done, "errors": errors, "first_error": first_error,
+                "latency": latencies.to_json()}
+
+    def close(self) -> None:
+        pass
+
+
 def _threaded_examd_verify(path: str):
     """The peer's own PBKDF2 verify, loaded from its file."""
     spec = importlib.util.spec_from_file_location("threaded_examd", path)
@@ -303,7 +376,8 @@ class Verify:
         pass
 
 
-ROLES = {"hold": Hold, "probe": Probe, "storm": Storm, "students": Students, "verify": Verify}
+ROLES = {"hold": Hold, "probe": Probe, "storm": Storm, "students": Students, "verify": Verify,
+         "sessions": Sessions}
 
 
 def _emit(message: dict) -> None:

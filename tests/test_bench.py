@@ -14,11 +14,13 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
 from bench import wrk
+from bench.cluster import POSTGRES_ENV
 from bench.scenarios import SCENARIOS
 from bench.servers import find_peers, find_web_peer
 from bench.session import ROOT
 
-from tests.support import temp_dir
+from tests.support import POSTGRES, temp_dir
+from tests.support import POSTGRES_ENV as TEST_POSTGRES_ENV
 
 PEERS = ROOT.parent / "shared" / "peers"
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -41,8 +43,10 @@ class BenchSmokeTests(unittest.TestCase):
         out = temp_dir(self)
         page = os.path.join(out, "performance.md")
         argv = ["-m", "bench", "--smoke", "--results", out, "--report", page, "--plot", plot, *args]
+        # Scenario 5 runs by default when the environment names a PostgreSQL server: not here.
+        env = {k: v for k, v in os.environ.items() if k != POSTGRES_ENV}
         stdout, stderr, code = await getProcessOutputAndValue(
-            sys.executable, argv, env=os.environ, path=str(ROOT)
+            sys.executable, argv, env=env, path=str(ROOT)
         )
         self.assertEqual(code, 0, stderr.decode(errors="replace"))
         [results] = [name for name in os.listdir(out) if name.endswith(".json")]
@@ -50,6 +54,48 @@ class BenchSmokeTests(unittest.TestCase):
             data = json.load(f)
         with open(page, encoding="utf-8") as f:
             return data, f.read(), stderr.decode()
+
+    @deferred_test
+    async def test_nodes_on_postgres(self):
+        """
+        Scenario 5 on the tests' PostgreSQL server: three setups, both workloads, the ratios,
+        the database CPU, and every database it made dropped again.
+        """
+        if POSTGRES.skip:
+            raise unittest.SkipTest(POSTGRES.skip)
+        if not POSTGRES.admin_url:
+            self.fail(f"CI runs the PostgreSQL tests: .ci/run must set {TEST_POSTGRES_ENV}")
+        databases = "SELECT datname FROM pg_database WHERE datname LIKE 'examtwist_bench_%'"
+        before = POSTGRES.execute(POSTGRES.admin_url, databases)
+        data, page, log = await self.bench("--scenarios", "nodes", "--node-clients", "4",
+                                           "--postgres", POSTGRES.admin_url)
+        rows = [m["server"] for m in data["measurements"]]
+        self.assertEqual(rows, [f"{setup}: {work}" for setup in
+                                ("SQLite, 1 node", "PostgreSQL, 1 node", "PostgreSQL, 2 nodes")
+                                for work in ("sessions", "greetings")])
+        for m in data["measurements"]:
+            self.assertGreater(m["metrics"]["per_s"], 0, m["server"])
+            self.assertEqual(m["metrics"]["errors"], 0, m["server"])
+            self.assertGreater(m["metrics"]["generator_cpu"], 0, m["server"])
+            on_postgres = m["server"].startswith("PostgreSQL")
+            self.assertEqual(m["metrics"]["database_cpu"] is not None, on_postgres, m["server"])
+        self.assertIn("| 4 | PostgreSQL, 2 nodes: sessions |", page)
+        self.assertIn("sessions/s, 2 nodes ÷ 1 node on PostgreSQL at 4:", page)
+        self.assertIn("greetings/s, PostgreSQL ÷ SQLite on 1 node at 4:", page)
+        self.assertNotIn(POSTGRES.admin_url, json.dumps(data) + page)  # its password, that is
+        self.assertEqual(POSTGRES.execute(POSTGRES.admin_url, databases), before)
+
+    @deferred_test
+    async def test_nodes_without_postgres(self):
+        """Asked for without a PostgreSQL server, scenario 5 says why it does not run."""
+        argv = ["-m", "bench", "--smoke", "--scenarios", "nodes", "--results", temp_dir(self)]
+        env = {k: v for k, v in os.environ.items() if k != POSTGRES_ENV}
+        stdout, stderr, code = await getProcessOutputAndValue(
+            sys.executable, argv, env=env, path=str(ROOT)
+        )
+        self.assertEqual(code, 0, stderr.decode(errors="replace"))
+        self.assertIn(f"skipped: no PostgreSQL server to run on (--postgres URL, or {POSTGRES_ENV}",
+                      stderr.decode())
 
     @deferred_test
     async def test_every_scenario_against_examtwist_alone(self):
