@@ -128,24 +128,20 @@ class Summary:
 
 def below(metric: str, limit: float, unit: str, server: str = EXAMTWIST):
     """A target check: the server's median of C{metric} is at most C{limit}."""
-
-    def check(summary: Summary, load: int):
-        spread = summary.spread(load, server, metric)
-        if spread is None:
-            return None
-        return f"{spread.format()} {unit}".strip(), spread.median <= limit
-
-    return check
+    return _median_check(metric, unit, server, lambda median: median <= limit)
 
 
 def above(metric: str, limit: float, unit: str, server: str = EXAMTWIST):
     """A target check: the server's median of C{metric} is at least C{limit}."""
+    return _median_check(metric, unit, server, lambda median: median >= limit)
 
+
+def _median_check(metric: str, unit: str, server: str, holds: Callable[[float], bool]):
     def check(summary: Summary, load: int):
         spread = summary.spread(load, server, metric)
         if spread is None:
             return None
-        return f"{spread.format()} {unit}".strip(), spread.median >= limit
+        return f"{spread.format()} {unit}".strip(), holds(spread.median)
 
     return check
 

@@ -84,16 +84,20 @@ class RunningServer:
 
     async def stop(self) -> None:
         """SIGTERM, as a service manager stops it; SIGKILL if it takes too long."""
-        if self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 30)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            if self.process.returncode is None:
-                self.process.kill()
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            await ended_or_killed(self.process)
+
+
+async def ended_or_killed(process: asyncio.subprocess.Process, grace: float = 30) -> None:
+    """Wait for a process asked to end; kill it after C{grace} seconds, or if interrupted."""
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        if process.returncode is None:
+            process.kill()
 
 
 async def _wait_for_port(process, log: Path, pattern: re.Pattern, name: str) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from time import perf_counter
 
 from bench.latency import Latencies
-from bench.servers import CLOCK_TICKS, ROOT, RunningServer, environment
+from bench.servers import CLOCK_TICKS, ROOT, RunningServer, ended_or_killed, environment
 
 
 class WorkerFailed(Exception):
@@ -61,13 +61,7 @@ class Worker:
         """EOF on its stdin ends it; killed if it does not end (or the bench is interrupted)."""
         if self.process.returncode is None:
             self.process.stdin.close()
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                if self.process.returncode is None:
-                    self.process.kill()
+            await ended_or_killed(self.process)
 
 
 @dataclass
