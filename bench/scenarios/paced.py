@@ -7,11 +7,10 @@ so the latency that tells the two designs apart is the one at a load both can ca
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 
 from bench.scenario import EXAMTWIST, THREADED_PEER, Column, Panel, Ratio, Scenario, Target, below
-from bench.scenarios.throughput import logged_in_students, record
+from bench.scenarios.throughput import take_tests
 
 
 class Paced(Scenario):
@@ -42,20 +41,9 @@ class Paced(Scenario):
     targets = [Target("reply p99 ≤ 20 ms at the peer's best rate", below("reply_p99_ms", 20, "ms"))]
 
     async def run(self, bench) -> None:
-        students = bench.options.students
         rate = self.offered_rate(bench)
         bench.say(f"  offering {rate:.0f} answers/s")
-        contenders = self.contenders(bench)
-        async with contextlib.AsyncExitStack() as stack:
-            running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
-            for number, contender in bench.alternating(contenders):
-                server, workers = running[contender.name]
-                measured = await bench.measure(
-                    server, workers, bench.options.duration,
-                    profile_as=bench.profile_name(self.name, students, contender, number),
-                    rate=rate / len(workers),
-                )
-                record(bench, self.name, contender, students, number, measured, offered_per_s=rate)
+        await take_tests(bench, self.name, self.contenders(bench), rate)
 
     @staticmethod
     def offered_rate(bench) -> float:

@@ -50,17 +50,26 @@ class Throughput(Scenario):
         return bench.of_kind(self.kind) + bench.of_kind("exam-ceiling")
 
     async def run(self, bench) -> None:
-        students = bench.options.students
-        contenders = self.contenders(bench)
-        async with contextlib.AsyncExitStack() as stack:
-            running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
-            for number, contender in bench.alternating(contenders):
-                server, workers = running[contender.name]
-                measured = await bench.measure(
-                    server, workers, bench.options.duration,
-                    profile_as=bench.profile_name(self.name, students, contender, number),
-                )
-                record(bench, self.name, contender, students, number, measured)
+        await take_tests(bench, self.name, self.contenders(bench))
+
+
+async def take_tests(bench, scenario: str, contenders, rate: float | None = None) -> None:
+    """
+    Every contender's logged-in students take tests, a timed round at a time, the contenders
+    alternating: as fast as replies come, or offering C{rate} answers/s between them.
+    """
+    students = bench.options.students
+    async with contextlib.AsyncExitStack() as stack:
+        running = {c.name: await logged_in_students(bench, stack, c) for c in contenders}
+        for number, contender in bench.alternating(contenders):
+            server, workers = running[contender.name]
+            paced = {} if rate is None else {"rate": rate / len(workers)}
+            measured = await bench.measure(
+                server, workers, bench.options.duration,
+                profile_as=bench.profile_name(scenario, students, contender, number), **paced,
+            )
+            offered = {} if rate is None else {"offered_per_s": rate}
+            record(bench, scenario, contender, students, number, measured, **offered)
 
 
 async def logged_in_students(bench, stack, contender):
