@@ -167,26 +167,12 @@ class Bench:
         the server's CPU and memory. With --profile, py-spy samples the server over the
         round into C{profile_as}.txt.
         """
-        server.check_alive()
-        spy = await self.start_profile(server, seconds, profile_as)
-        machine, own = _machine_busy_seconds(), _own_cpu_seconds()
-        cpu, started = server.cpu_seconds(), perf_counter()
-        results = asyncio.ensure_future(
-            asyncio.gather(*(w.round(seconds, **options) for w in workers))
+        results, server_cpu, peak, others = await self._sample(
+            server, seconds, profile_as,
+            asyncio.gather(*(w.round(seconds, **options) for w in workers)),
+            lambda results: sum(r["generator_cpu_seconds"] for r in results),
         )
-        peak = server.rss_kib()
-        while not results.done():
-            await asyncio.wait([results], timeout=0.25)
-            if server.process.returncode is None:
-                peak = max(peak, server.rss_kib())
-        server.check_alive()
-        wall = perf_counter() - started
-        server_cpu = server.cpu_seconds() - cpu
-        generators = sum(r["generator_cpu_seconds"] for r in results.result())
-        others = (_machine_busy_seconds() - machine) - (_own_cpu_seconds() - own) - server_cpu - generators
-        if spy is not None:
-            await spy.wait()
-        return Round(results.result(), seconds, server_cpu / wall, peak, max(others, 0.0) / wall)
+        return Round(results, seconds, server_cpu, peak, others)
 
     async def measure_external(self, server: RunningServer, load, seconds: float,
                                profile_as: str | None = None) -> "ExternalRound":
@@ -194,6 +180,20 @@ class Bench:
         One timed round driven by a generator that is not a L{bench.worker} (wrk): C{load} is
         awaited while the server's CPU and memory are sampled; its result gives its own CPU
         time as C{cpu_seconds}.
+        """
+        result, server_cpu, peak, others = await self._sample(
+            server, seconds, profile_as, load, lambda result: result.cpu_seconds
+        )
+        return ExternalRound(result, server_cpu, peak, others)
+
+    async def _sample(self, server: RunningServer, seconds: float, profile_as: str | None,
+                      load, load_cpu_seconds):
+        """
+        Await C{load} while sampling the server's peak RSS; then its CPU and what the rest of
+        the machine used, leaving out this process and the load's own CPU
+        (C{load_cpu_seconds(result)}).
+
+        @return: the load's result, the server's cores, its peak RSS (KiB), others' cores.
         """
         server.check_alive()
         spy = await self.start_profile(server, seconds, profile_as)
@@ -210,10 +210,10 @@ class Bench:
         server_cpu = server.cpu_seconds() - cpu
         result = running.result()
         others = ((_machine_busy_seconds() - machine) - (_own_cpu_seconds() - own) - server_cpu
-                  - result.cpu_seconds)
+                  - load_cpu_seconds(result))
         if spy is not None:
             await spy.wait()
-        return ExternalRound(result, server_cpu / wall, peak, max(others, 0.0) / wall)
+        return result, server_cpu / wall, peak, max(others, 0.0) / wall
 
     @property
     def scratch(self) -> Path:
