@@ -12,10 +12,10 @@ from twisted.internet import reactor
 from twisted.internet.protocol import ServerFactory
 from twisted.protocols.basic import LineReceiver
 
-from examtwist.exams import BUILTIN_EXAMS
-from examtwist.replies import format_reply
+from examtwist.testbank import BUILTIN_TESTS
+from examtwist.wire import format_reply
 
-QUESTIONS = [format_reply(350, *q.reply_lines(i, 5)) for i, q in enumerate(BUILTIN_EXAMS[0].questions, 1)]
+QUESTIONS = [format_reply(350, *q.reply_lines(i, 5)) for i, q in enumerate(BUILTIN_TESTS[0].questions, 1)]
 GRADE = format_reply(250, "Your grade is 20.0 (1/5 correct)")
 
 

@@ -23,9 +23,9 @@ from twisted.python import usage
 
 from examtwist import __version__
 from examtwist.engines import URL_FORM, check_database, database_errors, engine_for
-from examtwist.exams import ExamFileError, read_exam
-from examtwist.store import ExamExists, Store, StudentExists
-from examtwist.students import CSV_HEADER, StudentFileError, make_student, read_students_csv
+from examtwist.formats import FileFormatError, read_test
+from examtwist.store import TestExists, Store, StudentExists
+from examtwist.students import CSV_HEADER, FileFormatError, make_student, read_students_csv
 
 
 class AdminError(Exception):
@@ -45,7 +45,7 @@ class ExamsListOptions(_DatabaseOptions):
     synopsis = "[--db PATH]"
 
     async def run(self, store: Store, out) -> None:
-        exams = await store.list_exams()
+        exams = await store.list_tests()
         rows = [(str(e.number), e.name, str(e.question_count)) for e in exams]
         out.write(grid(("Number", "Test", "Questions"), rows))
 
@@ -60,17 +60,17 @@ class ExamsImportOptions(_DatabaseOptions):
 
     async def run(self, store: Store, out) -> None:
         try:
-            exam = read_exam(self["name"], self["questions"], self["answers"])
-        except (ExamFileError, ValueError) as e:
+            test = read_test(self["name"], self["questions"], self["answers"])
+        except (FileFormatError, ValueError) as e:
             raise AdminError(f"{e}; nothing was imported") from e
         try:
-            await store.add_exam(exam, replace=self["replace"])
-        except ExamExists:
+            await store.add_test(test, replace=self["replace"])
+        except TestExists:
             raise AdminError(
-                f"a test named {exam.name!r} exists already; use --replace to change its"
+                f"a test named {test.name!r} exists already; use --replace to change its"
                 " questions; nothing was imported"
             ) from None
-        out.write(f"Imported {exam.name} with {len(exam.questions)} questions\n")
+        out.write(f"Imported {test.name} with {len(test.questions)} questions\n")
 
 
 class ExamsOptions(usage.Options):
@@ -205,7 +205,7 @@ class StudentsImportOptions(_DatabaseOptions):
         path = self["path"]
         try:
             rows = read_students_csv(path)
-        except StudentFileError as e:
+        except FileFormatError as e:
             raise AdminError(f"{e}; nothing was imported") from e
         try:
             await store.add_students([student for _, student in rows], replace=self["replace"])

@@ -22,10 +22,11 @@ from examtwist.client import (
     ExamClient,
     Grade,
     InputError,
-    Question,
+    Asked,
     ServerError,
     check_answer,
 )
+from examtwist.wire import LETTERS
 
 PROGRAM = "examtwist-client"
 ACCOUNT_ACTIONS = {"r": "register", "register": "register", "l": "login", "login": "login"}
@@ -119,7 +120,7 @@ def sign_in(client: ExamClient) -> None:
         return
 
 
-def pick_test(client: ExamClient) -> Question | None:
+def pick_test(client: ExamClient) -> Asked | None:
     """List the tests and start the one chosen; None when there are none."""
     tests = client.list_tests()
     if not tests:
@@ -138,12 +139,12 @@ def pick_test(client: ExamClient) -> Question | None:
             print(f"Sorry: {e}")
 
 
-def show_question(question: Question) -> None:
+def show_question(question: Asked) -> None:
     print()
     print(question.heading)
     for line in question.text:
         print(line)
-    for letter, choice in zip("ABCD", question.choices):
+    for letter, choice in zip(LETTERS, question.choices):
         print(f"  {letter}) {choice}")
 
 
@@ -156,9 +157,9 @@ def ask_answer() -> str:
             print("Please answer A, B, C or D.")
 
 
-def take_test(client: ExamClient, question: Question) -> Grade:
-    step: Question | Grade = question
-    while isinstance(step, Question):
+def take_test(client: ExamClient, question: Asked) -> Grade:
+    step: Asked | Grade = question
+    while isinstance(step, Asked):
         show_question(step)
         step = client.answer(ask_answer())
     print()

@@ -10,21 +10,26 @@ and from a GUI's worker thread alike; nothing here runs a reactor.
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 from typing import NamedTuple
 
-from examtwist.replies import Reply, ReplyFormatError, ReplyParser
+from examtwist.testbank import Question
+from examtwist.wire import (
+    LETTERS,
+    MAX_LINE,
+    Reply,
+    ReplyFormatError,
+    ReplyParser,
+    parse_answer,
+    parse_grade,
+    parse_question_heading,
+    question_heading,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6666
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for a connection or a reply
-MAX_LINE = 1024  # bytes the server takes in one line, without its ending
-LETTERS = "ABCD"
-
-_GRADE = re.compile(r"Your grade is (\d+\.\d) \((\d+)/(\d+) correct\)\Z")
-_QUESTION = re.compile(r"Question (\d+) of (\d+)\Z")
 
 
 class ClientError(Exception):
@@ -107,17 +112,24 @@ class ListedTest(NamedTuple):
     question_count: int
 
 
-class Question(NamedTuple):
-    """One C{350} reply: which question of how many, its text lines and four choices."""
+class Asked(NamedTuple):
+    """One C{350} reply: which question of how many, and the question as shown."""
 
     number: int
     total: int
-    text: tuple[str, ...]
-    choices: tuple[str, str, str, str]
+    question: Question
 
     @property
     def heading(self) -> str:
-        return f"Question {self.number} of {self.total}"
+        return question_heading(self.number, self.total)
+
+    @property
+    def text(self) -> tuple[str, ...]:
+        return self.question.text
+
+    @property
+    def choices(self) -> tuple[str, str, str, str]:
+        return self.question.choices
 
 
 class Grade(NamedTuple):
@@ -135,8 +147,8 @@ def check_answer(letter: str) -> str:
 
     @raise InputError: for anything else, so a client can ask again without a round trip.
     """
-    answer = letter.strip(" \t").upper()
-    if len(answer) != 1 or answer not in LETTERS:
+    answer = parse_answer(letter)
+    if answer is None:
         raise InputError(f"answer with A, B, C or D, not {letter.strip()!r}")
     return answer
 
@@ -218,7 +230,7 @@ class ExamClient:
             tests.append(ListedTest(int(fields[0]), fields[1], int(fields[2])))
         return tests
 
-    def take(self, test: str | int) -> Question:
+    def take(self, test: str | int) -> Asked:
         """
         Start a test, by its number or name as L{list_tests} gives them.
 
@@ -229,18 +241,18 @@ class ExamClient:
             raise InputError("say which test: its number or its name")
         return self._question(self._command("TAKE", wanted, 350))
 
-    def answer(self, letter: str) -> Question | Grade:
+    def answer(self, letter: str) -> Asked | Grade:
         """
-        Answer the open question: the next L{Question}, or the L{Grade} after the last one.
+        Answer the open question: the next L{Asked} question, or the L{Grade} after the last one.
 
         @raise InputError: for anything but A-D, without sending it.
         """
         reply = self._command(check_answer(letter), None, 350, 250)
         if reply.code == 250:
-            match = _GRADE.match(reply.text)
-            if match is None:
+            grade = parse_grade(reply.text)
+            if grade is None:
                 raise self._broken(f"a grade line protocol.md does not know: {reply.text!r}")
-            return Grade(match.group(1), int(match.group(2)), int(match.group(3)), reply.text)
+            return Grade(*grade, reply.text)
         return self._question(reply)
 
     def quit(self) -> None:
@@ -324,22 +336,17 @@ class ExamClient:
                 raise self._broken(str(e)) from None
         return self._replies.pop(0)
 
-    def _question(self, reply: Reply) -> Question:
+    def _question(self, reply: Reply) -> Asked:
         lines = reply.lines
-        match = _QUESTION.match(lines[0])
+        heading = parse_question_heading(lines[0])
         choices = lines[-4:]
         if (
-            match is None
+            heading is None
             or len(lines) < 6
             or any(not c.startswith(f"{letter}) ") for letter, c in zip(LETTERS, choices))
         ):
             raise self._broken(f"a question protocol.md does not allow: {lines!r}")
-        return Question(
-            int(match.group(1)),
-            int(match.group(2)),
-            tuple(lines[1:-4]),
-            tuple(c[3:] for c in choices),
-        )
+        return Asked(*heading, Question(tuple(lines[1:-4]), tuple(c[3:] for c in choices)))
 
     def _timed_out(self) -> ClientTimeout:
         self.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress
 
 _WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
 
@@ -32,23 +31,6 @@ def ordinal(n: int) -> str:
     else:
         suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def format_address(address: IAddress) -> str:
-    """
-    C{127.0.0.1:38184}, C{[::1]:38184}; an IPv4 peer on an IPv6 socket is shown as IPv4.
-    """
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None or port is None:
-        # UNIX sockets and other transports have no ip:port.
-        name = getattr(address, "name", None)
-        return str(name.decode() if isinstance(name, bytes) else name or address)
-    if host.startswith("::ffff:") and "." in host:
-        host = host[len("::ffff:"):]
-    if ":" in host:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
 
 
 class Counted(NamedTuple):

@@ -26,8 +26,9 @@ from examtwist.client import (
     ExamClient,
     Grade,
     ListedTest,
-    Question,
+    Asked,
 )
+from examtwist.wire import LETTERS
 
 PROGRAM = "examtwist-gui"
 POLL_MS = 25
@@ -199,7 +200,7 @@ class ExamWindow:
         self.question_text.pack(anchor="w", pady=(0, 8))
         self.choice = tk.StringVar()
         self.choice_buttons = []
-        for letter in "ABCD":
+        for letter in LETTERS:
             button = ttk.Radiobutton(frame, variable=self.choice, value=letter, command=self._refresh)
             button.pack(anchor="w", pady=2)
             self.choice_buttons.append(button)
@@ -321,7 +322,7 @@ class ExamWindow:
         client, test = self.client, self.tests[selection[0]]
         self._call(lambda: client.take(test.number), self._show_question, f"Starting {test.name}…")
 
-    def _show_question(self, question: Question) -> None:
+    def _show_question(self, question: Asked) -> None:
         self.heading.configure(text=question.heading)
         self.progress.configure(maximum=question.total, value=question.number)
         self.question_text.configure(text="\n".join(question.text))
@@ -340,7 +341,7 @@ class ExamWindow:
             return
         self._call(lambda: client.answer(letter), self._answered, "Sending your answer…")
 
-    def _answered(self, step: Question | Grade) -> None:
+    def _answered(self, step: Asked | Grade) -> None:
         if isinstance(step, Grade):
             self.grade_label.configure(text=step.text)
             self.show("grade")

@@ -24,9 +24,10 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.internet.protocol import ServerFactory
 from zope.interface import implementer
 
-from examtwist.counting import format_address, ordinal
-from examtwist.exams import Attempt, Exam, Question, format_grade, grade_tenths
-from examtwist.replies import format_reply
+from examtwist.attempts import Attempt, grade_tenths
+from examtwist.counting import ordinal
+from examtwist.testbank import Question, Test
+from examtwist.wire import format_address, format_grade, format_reply
 from examtwist.store import Result, utc_now
 
 log = Logger()
@@ -310,7 +311,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         return self._list_exams()
 
     async def _list_exams(self) -> None:
-        exams = await self.factory.store.list_exams()
+        exams = await self.factory.store.list_tests()
         self.reply(
             212,
             "Available tests:",
@@ -388,17 +389,17 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         wanted = argument.strip()
         if not wanted:
             return self.reply(501, "Usage: TAKE <number or name>, as EXAMS lists them")
-        return self.factory.store.get_exam(wanted).addCallback(self._start_test)
+        return self.factory.store.find_test(wanted).addCallback(self._start_test)
 
     # TAKE and the last answer are a third of the lines of a student taking tests; they use
     # plain callbacks because a coroutine costs as much as the rest of the line
     # (docs/performance.md, scenario 3).
 
-    def _start_test(self, exam: Exam | None) -> None:
-        if exam is None:
+    def _start_test(self, test: Test | None) -> None:
+        if test is None:
             self.reply(550, "No such test")
             return
-        self.attempt = Attempt(exam, started=utc_now())
+        self.attempt = Attempt(test, started=utc_now())
         self._ask(self.attempt)
 
     _COMMANDS = {
@@ -439,7 +440,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         tenths = grade_tenths(attempt.correct, attempt.total)
         log.info(
             "{user} scored {grade} on {test} ({correct}/{total})",
-            user=self.user, grade=format_grade(tenths), test=attempt.exam.name,
+            user=self.user, grade=format_grade(tenths), test=attempt.test.name,
             correct=attempt.correct, total=attempt.total,
         )
         self.reply(
@@ -452,7 +453,7 @@ class ExamProtocol(LineReceiver, TimeoutMixin):
         return self.factory.store.record_result(
             Result(
                 username=self.user,
-                test=attempt.exam.name,
+                test=attempt.test.name,
                 status=status,
                 correct=attempt.correct,
                 answered=attempt.index,

@@ -12,6 +12,8 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 
+from examtwist.wire import format_address
+
 log = Logger()
 
 
@@ -80,20 +82,13 @@ class ListeningService(Service):
 
     def _listening(self, port) -> None:
         self.port = port
-        log.info("{what} listening on {where}", what=self.what, where=describe(port.getHost()))
+        log.info("{what} listening on {where}", what=self.what, where=format_address(port.getHost()))
 
     def stopService(self):
         super().stopService()
         port, self.port = self.port, None
         if port is not None:
             return port.stopListening()
-
-
-def describe(address) -> str:
-    host, port = getattr(address, "host", None), getattr(address, "port", None)
-    if host is None:
-        return str(getattr(address, "name", address))
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # Young objects are collected after this many more allocations than frees (Python's is 700).

@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
 
 from examtwist.engines import engine_for
-from examtwist.exams import BUILTIN_EXAMS, Exam, Question
+from examtwist.testbank import BUILTIN_TESTS, Question, Test
 from examtwist.students import MAX_ID, SAMPLE_STUDENTS, Student
 
 log = Logger()
@@ -34,7 +34,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ExamExists(Exception):
+class TestExists(Exception):
     """A test of that name is stored already."""
 
 
@@ -46,7 +46,7 @@ class StoreClosed(Exception):
     """The store was closed; nothing more can be asked of it."""
 
 
-class ExamSummary(NamedTuple):
+class TestSummary(NamedTuple):
     number: int
     name: str
     question_count: int
@@ -265,24 +265,24 @@ class Store:
 
     # Tests
 
-    def list_exams(self) -> Deferred[list[ExamSummary]]:
+    def list_tests(self) -> Deferred[list[TestSummary]]:
         return self._bank_checks(None).addCallback(lambda bank: bank.summaries)
 
-    def get_exam(self, wanted: str) -> Deferred[Exam | None]:
+    def find_test(self, wanted: str) -> Deferred[Test | None]:
         """The test EXAMS lists under this number, or with this name in any case."""
         if not wanted.isascii():
             # Only the database knows how its lower() folds letters beyond ASCII.
-            return self._run(_get_exam, wanted)
+            return self._run(_find_test, wanted)
         return self._bank_checks(None).addCallback(lambda bank: bank.find(wanted))
 
-    def add_exam(self, exam: Exam, replace: bool = False) -> Deferred[None]:
+    def add_test(self, test: Test, replace: bool = False) -> Deferred[None]:
         """
         Store a test. With C{replace}, a test of that name gets the new questions and keeps
         its number and results.
 
-        @raise ExamExists: (in the Deferred) when the name is taken and C{replace} is false.
+        @raise TestExists: (in the Deferred) when the name is taken and C{replace} is false.
         """
-        return self._run(_add_exam, exam, replace, utc_now())
+        return self._run(_add_test, test, replace, utc_now())
 
     # Results
 
@@ -321,8 +321,8 @@ class Store:
         """Remove every student; fires with how many there were."""
         return self._run(_clear_students)
 
-    def check(self) -> Deferred[int]:
-        """A trivial read that goes through the pool's thread: fires with the schema version."""
+    def schema_version(self) -> Deferred[int]:
+        """The database's schema version: a trivial read through the pool's thread."""
         return self._run(_schema_version)
 
     # The count of connections, when nodes share the database (see examtwist.counting)
@@ -394,23 +394,23 @@ class _Coalescing:
             done.errback(failure)
 
 
-class _ExamBank:
+class _TestBank:
     """Every stored test in number order, as EXAMS lists them and TAKE looks them up."""
 
     def __init__(self, tests: list[tuple[str, tuple[Question, ...]]]) -> None:
         self.summaries = [
-            ExamSummary(number, name, len(questions))
+            TestSummary(number, name, len(questions))
             for number, (name, questions) in enumerate(tests, 1)
         ]
         # A test without questions is listed but cannot be taken.
-        self._exams = [Exam(name, questions) if questions else None for name, questions in tests]
-        self._by_name = {_fold(exam.name): exam for exam in self._exams if exam is not None}
+        self._tests = [Test(name, questions) if questions else None for name, questions in tests]
+        self._by_name = {_fold(test.name): test for test in self._tests if test is not None}
 
-    def find(self, wanted: str) -> Exam | None:
+    def find(self, wanted: str) -> Test | None:
         """By number, or by an ASCII name in any case (the store asks the database otherwise)."""
         if wanted.isdigit():
             number = int(wanted)
-            return self._exams[number - 1] if 1 <= number <= len(self._exams) else None
+            return self._tests[number - 1] if 1 <= number <= len(self._tests) else None
         return self._by_name.get(_fold(wanted))
 
 
@@ -424,12 +424,12 @@ def _fold(name: str) -> str:
 
 class _BankCache:
     """
-    The last L{_ExamBank} read and the tests_version it was read at, as one tuple: worker
+    The last L{_TestBank} read and the tests_version it was read at, as one tuple: worker
     threads replace it whole, so none sees a bank with another's version.
     """
 
     def __init__(self) -> None:
-        self.current: tuple[int, _ExamBank] | None = None
+        self.current: tuple[int, _TestBank] | None = None
 
 
 # The interactions: plain DB-API code, each run in the pool's thread as one transaction.
@@ -452,8 +452,8 @@ def _migrate(txn, engine) -> None:
             else:
                 txn.execute(step.format(**engine.types))
     if current == 0:
-        for exam in BUILTIN_EXAMS:
-            _insert_exam(txn, exam, utc_now())
+        for test in BUILTIN_TESTS:
+            _insert_test(txn, test, utc_now())
         txn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
         log.info("Created the database schema with the built-in tests and sample students")
     elif current < len(MIGRATIONS):
@@ -489,7 +489,7 @@ def _list_users(txn) -> list[UserSummary]:
     return [UserSummary(*row) for row in txn.fetchall()]
 
 
-def _fresh_bank(txn, calls: list, cache: _BankCache) -> list[_ExamBank]:
+def _fresh_bank(txn, calls: list, cache: _BankCache) -> list[_TestBank]:
     """The tests as stored now: the cached bank, unless their version has moved on."""
     txn.execute("SELECT version FROM tests_version")
     version = txn.fetchone()[0]
@@ -499,7 +499,7 @@ def _fresh_bank(txn, calls: list, cache: _BankCache) -> list[_ExamBank]:
     return [current[1]] * len(calls)
 
 
-def _read_bank(txn) -> _ExamBank:
+def _read_bank(txn) -> _TestBank:
     txn.execute("SELECT id, name FROM tests ORDER BY id")
     tests = {test_id: (name, []) for test_id, name in txn.fetchall()}
     txn.execute(
@@ -508,10 +508,10 @@ def _read_bank(txn) -> _ExamBank:
     )
     for test_id, text, a, b, c, d, answer in txn.fetchall():
         tests[test_id][1].append(Question(tuple(text.split("\n")), (a, b, c, d), answer))
-    return _ExamBank([(name, tuple(questions)) for name, questions in tests.values()])
+    return _TestBank([(name, tuple(questions)) for name, questions in tests.values()])
 
 
-def _get_exam(txn, wanted: str) -> Exam | None:
+def _find_test(txn, wanted: str) -> Test | None:
     """A test by a name beyond ASCII, matched by the database's lower() as its index is."""
     txn.execute("SELECT id, name FROM tests WHERE lower(name) = lower(?)", (wanted,))
     found = txn.fetchone()
@@ -527,34 +527,34 @@ def _get_exam(txn, wanted: str) -> Exam | None:
         Question(tuple(text.split("\n")), (a, b, c, d), answer)
         for text, a, b, c, d, answer in txn.fetchall()
     )
-    return Exam(name, questions) if questions else None
+    return Test(name, questions) if questions else None
 
 
-def _add_exam(txn, exam: Exam, replace: bool, now: str) -> None:
+def _add_test(txn, test: Test, replace: bool, now: str) -> None:
     txn.execute("UPDATE tests_version SET version = version + 1")
-    txn.execute("SELECT id FROM tests WHERE lower(name) = lower(?)", (exam.name,))
+    txn.execute("SELECT id FROM tests WHERE lower(name) = lower(?)", (test.name,))
     row = txn.fetchone()
     if row is None:
-        _insert_exam(txn, exam, now)
+        _insert_test(txn, test, now)
     elif not replace:
-        raise ExamExists(exam.name)
+        raise TestExists(test.name)
     else:
         txn.execute("DELETE FROM questions WHERE test_id = ?", (row[0],))
-        _insert_questions(txn, row[0], exam)
+        _insert_questions(txn, row[0], test)
 
 
-def _insert_exam(txn, exam: Exam, now: str) -> None:
-    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?) RETURNING id", (exam.name, now))
-    _insert_questions(txn, txn.fetchone()[0], exam)
+def _insert_test(txn, test: Test, now: str) -> None:
+    txn.execute("INSERT INTO tests (name, created_at) VALUES (?, ?) RETURNING id", (test.name, now))
+    _insert_questions(txn, txn.fetchone()[0], test)
 
 
-def _insert_questions(txn, test_id: int, exam: Exam) -> None:
+def _insert_questions(txn, test_id: int, test: Test) -> None:
     txn.executemany(
         "INSERT INTO questions (test_id, position, text, choice_a, choice_b, choice_c, choice_d,"
         " answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (test_id, position, "\n".join(q.text), *q.choices, q.answer)
-            for position, q in enumerate(exam.questions, 1)
+            for position, q in enumerate(test.questions, 1)
         ],
     )
 

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from examtwist.formats import FileFormatError, read_text
+
 # SQLite stores integers in 64 bits: a larger ID cannot be stored, so no student has it.
 MAX_ID = 2**63 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))
@@ -78,15 +80,6 @@ def make_student(name: str, student_id: str, age: str) -> Student:
     return Student(name, number, int(age))
 
 
-class StudentFileError(ValueError):
-    """A students CSV file that cannot be imported; says which file and which line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{path}, line {line}" if line else f"{path}"
-        super().__init__(f"{where}: {message}")
-
-
 def read_students_csv(path: str | Path) -> list[tuple[int, Student]]:
     """
     Read students from CSV with the header C{name,id,age} (in any case). Blank lines are
@@ -94,16 +87,9 @@ def read_students_csv(path: str | Path) -> list[tuple[int, Student]]:
 
     @return: each student with the number of the line it came from, for later messages.
 
-    @raise StudentFileError: naming the file and line of the first problem found.
+    @raise FileFormatError: naming the file and line of the first problem found.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise StudentFileError(path, None, e.strerror or str(e)) from e
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise StudentFileError(path, data.count(b"\n", 0, e.start) + 1, "not valid UTF-8") from e
+    text = read_text(path)
     reader = csv.reader(text.splitlines(keepends=True), strict=True)
     students: list[tuple[int, Student]] = []
     seen: dict[int, int] = {}
@@ -118,22 +104,22 @@ def read_students_csv(path: str | Path) -> list[tuple[int, Student]]:
                 header_read = True
                 continue
             if len(row) != 3:
-                raise StudentFileError(path, line, f"expected 3 fields (name,id,age), found {len(row)}")
+                raise FileFormatError(path, line, f"expected 3 fields (name,id,age), found {len(row)}")
             try:
                 student = make_student(*row)
             except ValueError as e:
-                raise StudentFileError(path, line, str(e)) from None
+                raise FileFormatError(path, line, str(e)) from None
             if student.id in seen:
-                raise StudentFileError(path, line, f"ID {student.id} is on line {seen[student.id]} too")
+                raise FileFormatError(path, line, f"ID {student.id} is on line {seen[student.id]} too")
             seen[student.id] = line
             students.append((line, student))
     except csv.Error as e:
-        raise StudentFileError(path, reader.line_num, f"not valid CSV: {e}") from None
+        raise FileFormatError(path, reader.line_num, f"not valid CSV: {e}") from None
     if not students:
-        raise StudentFileError(path, None, "no students found")
+        raise FileFormatError(path, None, "no students found")
     return students
 
 
 def _check_header(path, line: int, row: list[str]) -> None:
     if tuple(cell.strip().lower() for cell in row) != CSV_HEADER:
-        raise StudentFileError(path, line, "the first line must be the header name,id,age")
+        raise FileFormatError(path, line, "the first line must be the header name,id,age")

@@ -205,7 +205,7 @@ class StudentLookup:
         """200 when the store answers a query in time, else 503: for a load balancer."""
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         try:
-            await _detached(self._store.check()).addTimeout(self._health_timeout, self._reactor)
+            await _detached(self._store.schema_version()).addTimeout(self._health_timeout, self._reactor)
         except CancelledError:
             raise  # the prober hung up
         except Exception as e:

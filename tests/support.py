@@ -24,7 +24,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
 from examtwist.passwords import HashCost
-from examtwist.replies import Reply, ReplyParser
+from examtwist.wire import Reply, ReplyParser
 from examtwist.store import Store
 from examtwist.tap import Options, makeService
 

@@ -15,7 +15,7 @@ from twisted.trial import unittest
 from examtwist.store import Result
 
 from tests.support import OnPostgres, deferred_test, logged_in, open_store, start_server, temp_dir
-from tests.test_exams import GOOD_QUESTIONS
+from tests.test_testbank import GOOD_QUESTIONS
 
 
 def admin_path() -> str:
@@ -57,7 +57,7 @@ class ExamsCommandTests(AdminTestCase):
         q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
         out, err, code = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
         self.assertEqual((code, out), (0, "Imported Basics with 2 questions\n"), err)
-        exam = await store.get_exam("3")
+        exam = await store.find_test("3")
         self.assertEqual((exam.name, [x.answer for x in exam.questions]), ("Basics", ["B", "C"]))
 
     @deferred_test
@@ -82,7 +82,7 @@ class ExamsCommandTests(AdminTestCase):
         self.assertEqual(code, 1)
         self.assertIn(f"{q}, line 4: expected the choice line 'C) …'", err)
         self.assertIn("nothing was imported", err)
-        self.assertEqual(len(await store.list_exams()), 2)
+        self.assertEqual(len(await store.list_tests()), 2)
 
     @deferred_test
     async def test_name_taken_unless_replace(self):
@@ -91,10 +91,10 @@ class ExamsCommandTests(AdminTestCase):
         out, err, code = await self.admin("exams", "import", "--db", self.db, "Math", q, a)
         self.assertEqual(code, 1)
         self.assertIn("--replace", err)
-        self.assertEqual(len((await store.get_exam("math")).questions), 5)
+        self.assertEqual(len((await store.find_test("math")).questions), 5)
         out, err, code = await self.admin("exams", "import", "--replace", "--db", self.db, "math", q, a)
         self.assertEqual(code, 0, err)
-        self.assertEqual(len((await store.get_exam("1")).questions), 2)
+        self.assertEqual(len((await store.find_test("1")).questions), 2)
 
     @deferred_test
     async def test_missing_database_is_not_created(self):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from twisted.trial.unittest import TestCase
 
-from examtwist.exams import format_grade, grade_tenths
+from examtwist.attempts import grade_tenths
+from examtwist.wire import format_grade
 from tests.client_support import (
 
     ClientProcess,
@@ -35,7 +36,7 @@ class CLITestCase(TestCase):
         return ClientProcess.spawn(self, argv)
 
     async def answers(self, name: str) -> list[str]:
-        exam = await self.service.store.get_exam(name)
+        exam = await self.service.store.find_test(name)
         return [q.answer for q in exam.questions]
 
     def assertOneLineError(self, process: ClientProcess, *fragments: str) -> None:
@@ -63,9 +64,9 @@ class SessionTests(CLITestCase):
         out = process.stdout
         self.assertIn("Welcome to the server!\n", out)
         self.assertIn("Registered and logged in.", out)
-        for exam in await self.service.store.list_exams():
+        for exam in await self.service.store.list_tests():
             self.assertIn(f"  {exam.number}. {exam.name} ({exam.question_count} questions)", out)
-        stored = await self.service.store.get_exam("math")
+        stored = await self.service.store.find_test("math")
         first = stored.questions[0]
         total = len(stored.questions)
         self.assertIn(

@@ -17,11 +17,13 @@ from examtwist.client import (
     InputError,
     ListedTest,
     ProtocolError,
-    Question,
+    Asked,
     ServerError,
     check_answer,
 )
-from examtwist.exams import format_grade, grade_tenths
+from examtwist.testbank import Question
+from examtwist.attempts import grade_tenths
+from examtwist.wire import format_grade
 from tests.client_support import (
     fake_server,
     free_port,
@@ -47,7 +49,7 @@ class ClientTestCase(TestCase):
         return client
 
     async def exam(self, name: str):
-        return await self.service.store.get_exam(name)
+        return await self.service.store.find_test(name)
 
 
 class GreetingTests(ClientTestCase):
@@ -85,7 +87,7 @@ class DialogueTests(ClientTestCase):
         second = await self.client(port)
         await in_thread(second.login, "alice", "correct horse")
         listed = await in_thread(second.list_tests)
-        stored = await self.service.store.list_exams()
+        stored = await self.service.store.list_tests()
         self.assertEqual(listed, [ListedTest(*e) for e in stored])
         self.assertTrue(listed)
 
@@ -101,7 +103,7 @@ class DialogueTests(ClientTestCase):
         question = await in_thread(client.take, "MATH")
         for i, stored in enumerate(exam.questions):
             self.assertEqual(
-                question, Question(i + 1, total, stored.text, stored.choices)
+                question, Asked(i + 1, total, Question(stored.text, stored.choices))
             )
             self.assertEqual(question.heading, f"Question {i + 1} of {total}")
             # Right for the first three, wrong after.

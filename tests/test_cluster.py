@@ -21,7 +21,7 @@ from twisted.internet.defer import gatherResults
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
-from examtwist.replies import Reply
+from examtwist.wire import Reply
 from tests.support import (
     LOOPBACK,
     POSTGRES,

@@ -2,7 +2,8 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import gatherResults
 from twisted.trial import unittest
 
-from examtwist.counting import InMemoryCounter, SharedCounter, counter_for, format_address, ordinal
+from examtwist.counting import InMemoryCounter, SharedCounter, counter_for, ordinal
+from examtwist.wire import format_address
 
 from tests.support import OnPostgres, open_store
 

@@ -8,7 +8,7 @@ import re
 
 from twisted.trial import unittest
 
-from examtwist.replies import format_reply
+from examtwist.wire import format_reply
 
 from tests.support import connect, deferred_test, start_server
 

@@ -20,7 +20,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from examtwist.exams import format_grade, grade_tenths
+from examtwist.attempts import grade_tenths
+from examtwist.wire import format_grade
 from tests.client_support import free_port
 from tests.support import LOOPBACK, connect, logged_in, start_server, temp_dir
 
@@ -151,7 +152,7 @@ class SessionTests(GUITestCase):
         window.password.set("correct horse")
         window.register_button.invoke()
         await self.until(lambda: window.screen == "tests")
-        stored = await self.service.store.list_exams()
+        stored = await self.service.store.list_tests()
         self.assertEqual(
             list(window.tests_list.get(0, "end")),
             [f"{e.number}. {e.name} ({e.question_count} questions)" for e in stored],
@@ -162,7 +163,7 @@ class SessionTests(GUITestCase):
         window.take_button.invoke()
         await self.until(lambda: window.screen == "question")
 
-        exam = await self.service.store.get_exam("math")
+        exam = await self.service.store.find_test("math")
         total = len(exam.questions)
         for i, question in enumerate(exam.questions):
             self.assertEqual(window.heading.cget("text"), f"Question {i + 1} of {total}")

@@ -134,7 +134,7 @@ class PostgresTests(OnPostgres, TestCase):
         """
         store = await open_store(self)
         # Open every connection of the pool.
-        await gatherResults([store.list_exams() for _ in range(PostgresEngine.POOL_SIZE * 3)])
+        await gatherResults([store.list_tests() for _ in range(PostgresEngine.POOL_SIZE * 3)])
         ended = POSTGRES.execute(
             POSTGRES.admin_url,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

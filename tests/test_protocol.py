@@ -18,7 +18,7 @@ from twisted.trial import unittest
 from examtwist.counting import counter_for
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import MAX_HELD, ExamFactory
-from examtwist.replies import Reply, ReplyParser
+from examtwist.wire import Reply, ReplyParser
 from examtwist.store import StoreClosed
 
 from tests.support import CHEAP_HASH, OnPostgres, backend_of, deferred_test, eventually, open_store
@@ -288,7 +288,7 @@ class TakeTests(ProtocolTestCase):
         c = await self.registered()
         for line in ["TAKE 3", "TAKE 0", "TAKE chemistry", "TAKE math' OR '1'='1", "TAKE 1; DROP TABLE tests"]:
             self.assertEqual(await c.ask(line), Reply(550, ("No such test",)), line)
-        self.assertEqual(len(await self.store.list_exams()), 2)
+        self.assertEqual(len(await self.store.list_tests()), 2)
 
     @deferred_test
     async def test_take_without_argument(self):

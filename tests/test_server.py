@@ -10,7 +10,7 @@ from twisted.internet.endpoints import TCP6ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
-from examtwist.replies import Reply
+from examtwist.wire import Reply
 
 from tests.support import CHEAP_HASH, ReplyClient, connect, deferred_test, eventually, logged_in, open_store, start_server, temp_dir
 from tests.test_protocol import MATH_KEY, GatedHasher

@@ -8,16 +8,16 @@ import stat
 
 from twisted.trial import unittest
 
-from examtwist.exams import Exam, Question
+from examtwist.testbank import Question, Test
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, ensureDeferred
 
-from examtwist.store import ExamExists, Result, Store, StoreClosed
+from examtwist.store import TestExists, Result, Store, StoreClosed
 
 from tests.support import OnPostgres, backend_of, deferred_test, open_store, temp_db
 
 
-QUIZ = Exam("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
+QUIZ = Test("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
 
 
 def result(username="alice", test="math", status="graded", correct=4, total=5, grade=80.0):
@@ -39,18 +39,18 @@ class SQLiteFileTests(unittest.TestCase):
     async def test_names_beyond_ascii_fold_as_sqlite_lower_does(self):
         """SQLite's lower() folds A-Z only: the KELVIN SIGN is not a "k" to it, nor to TAKE."""
         store = await open_store(self)
-        await store.add_exam(Exam("kelvin", QUIZ.questions))
-        await store.add_exam(Exam("\u00c9mile", QUIZ.questions))
-        self.assertIsNone(await store.get_exam("\u212aelvin"))
-        self.assertEqual((await store.get_exam("\u00c9mile")).name, "\u00c9mile")
-        self.assertIsNone(await store.get_exam("\u00e9mile"))
+        await store.add_test(Test("kelvin", QUIZ.questions))
+        await store.add_test(Test("\u00c9mile", QUIZ.questions))
+        self.assertIsNone(await store.find_test("\u212aelvin"))
+        self.assertEqual((await store.find_test("\u00c9mile")).name, "\u00c9mile")
+        self.assertIsNone(await store.find_test("\u00e9mile"))
 
 
 class StoreCreationTests(unittest.TestCase):
     @deferred_test
     async def test_new_database_has_the_builtin_tests(self):
         store = await open_store(self)
-        exams = await store.list_exams()
+        exams = await store.list_tests()
         self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
 
     @deferred_test
@@ -60,7 +60,7 @@ class StoreCreationTests(unittest.TestCase):
         await store.close()
         again = await open_store(self, store.path)
         self.assertEqual(await again.get_password_hash("alice"), "hash")
-        self.assertEqual(len(await again.list_exams()), 2)
+        self.assertEqual(len(await again.list_tests()), 2)
 
     @deferred_test
     async def test_refuses_a_newer_schema(self):
@@ -78,7 +78,7 @@ class StoreCreationTests(unittest.TestCase):
         store = await open_store(self)
         await store.close()
         with self.assertRaises(StoreClosed):
-            await store.list_exams()
+            await store.list_tests()
 
 
 class UserTests(unittest.TestCase):
@@ -135,8 +135,8 @@ class ExamStoreTests(unittest.TestCase):
     @deferred_test
     async def test_get_by_number_or_name(self):
         store = await open_store(self)
-        by_number = await store.get_exam("2")
-        by_name = await store.get_exam("PyThOn")
+        by_number = await store.find_test("2")
+        by_name = await store.find_test("PyThOn")
         self.assertEqual(by_number, by_name)
         self.assertEqual(by_number.name, "python")
         self.assertEqual(by_number.questions[2].text, ("What does this print?", "    print(sorted([3, 1, 2]))"))
@@ -145,29 +145,29 @@ class ExamStoreTests(unittest.TestCase):
     async def test_unknown(self):
         store = await open_store(self)
         for wanted in ["3", "0", "-1", "99999999999999999999999", "chemistry", "math' OR '1'='1", "١"]:
-            self.assertIsNone(await store.get_exam(wanted), wanted)
+            self.assertIsNone(await store.find_test(wanted), wanted)
 
     @deferred_test
     async def test_add_numbers_in_order(self):
         store = await open_store(self)
-        await store.add_exam(QUIZ)
-        self.assertEqual((await store.list_exams())[-1], (3, "Quiz", 1))
-        self.assertEqual(await store.get_exam("quiz"), QUIZ)
+        await store.add_test(QUIZ)
+        self.assertEqual((await store.list_tests())[-1], (3, "Quiz", 1))
+        self.assertEqual(await store.find_test("quiz"), QUIZ)
 
     @deferred_test
     async def test_name_taken_in_any_case(self):
         store = await open_store(self)
-        with self.assertRaises(ExamExists):
-            await store.add_exam(Exam("MATH", QUIZ.questions))
-        self.assertEqual(len((await store.get_exam("math")).questions), 5)
+        with self.assertRaises(TestExists):
+            await store.add_test(Test("MATH", QUIZ.questions))
+        self.assertEqual(len((await store.find_test("math")).questions), 5)
 
     @deferred_test
     async def test_replace_keeps_number_and_results(self):
         store = await open_store(self)
         await store.add_user("alice", "h")
         await store.record_result(result("alice", "math"))
-        await store.add_exam(Exam("math", QUIZ.questions), replace=True)
-        self.assertEqual((await store.list_exams())[0], (1, "math", 1))
+        await store.add_test(Test("math", QUIZ.questions), replace=True)
+        self.assertEqual((await store.list_tests())[0], (1, "math", 1))
         self.assertEqual(len(await store.list_results()), 1)
 
     @deferred_test
@@ -178,29 +178,29 @@ class ExamStoreTests(unittest.TestCase):
         """
         server = await open_store(self)
         path = server.path
-        self.assertEqual(len(await server.list_exams()), 2)
+        self.assertEqual(len(await server.list_tests()), 2)
         admin = Store(reactor, path)
         await admin.start()
-        await admin.add_exam(QUIZ)
-        self.assertEqual((await server.list_exams())[-1], (3, "Quiz", 1))
-        self.assertEqual(await server.get_exam("3"), QUIZ)
-        await admin.add_exam(Exam("quiz", QUIZ.questions * 2), replace=True)
+        await admin.add_test(QUIZ)
+        self.assertEqual((await server.list_tests())[-1], (3, "Quiz", 1))
+        self.assertEqual(await server.find_test("3"), QUIZ)
+        await admin.add_test(Test("quiz", QUIZ.questions * 2), replace=True)
         await admin.close()
-        self.assertEqual(len((await server.get_exam("QUIZ")).questions), 2)
+        self.assertEqual(len((await server.find_test("QUIZ")).questions), 2)
 
     @deferred_test
     async def test_names_match_in_any_case(self):
         store = await open_store(self)
-        await store.add_exam(Exam("kelvin", QUIZ.questions))
-        self.assertEqual((await store.get_exam("KeLvIn")).name, "kelvin")
+        await store.add_test(Test("kelvin", QUIZ.questions))
+        self.assertEqual((await store.find_test("KeLvIn")).name, "kelvin")
 
     @deferred_test
     async def test_test_without_questions_is_listed_not_taken(self):
         store = await open_store(self)
-        await store.add_exam(Exam("Empty", ()))
-        self.assertEqual((await store.list_exams())[-1], (3, "Empty", 0))
-        self.assertIsNone(await store.get_exam("3"))
-        self.assertIsNone(await store.get_exam("empty"))
+        await store.add_test(Test("Empty", ()))
+        self.assertEqual((await store.list_tests())[-1], (3, "Empty", 0))
+        self.assertIsNone(await store.find_test("3"))
+        self.assertIsNone(await store.find_test("empty"))
 
 
 class ResultTests(unittest.TestCase):

@@ -80,7 +80,7 @@ class StudentsTableTests(TestCase):
     async def test_check(self):
         """The health check's query answers with the schema version."""
         store = await open_store(self)
-        self.assertEqual(await store.check(), len(store_module.MIGRATIONS))
+        self.assertEqual(await store.schema_version(), len(store_module.MIGRATIONS))
 
 
 class MigrationTests(TestCase):
@@ -95,12 +95,12 @@ class MigrationTests(TestCase):
         old = Store(reactor, path)
         await old.start()
         await old.add_user("alice", "hash")
-        self.assertEqual(await old.check(), 1)
+        self.assertEqual(await old.schema_version(), 1)
         await old.close()
 
         store_module.MIGRATIONS = everything
         store = await open_store(self, path)
-        self.assertEqual(await store.check(), len(everything))
+        self.assertEqual(await store.schema_version(), len(everything))
         self.assertEqual(await store.get_password_hash("alice"), "hash")
         self.assertEqual(await store.list_students(), sorted(SAMPLE_STUDENTS, key=lambda s: s.id))
 
@@ -129,7 +129,7 @@ class SchemaTwoFileTests(TestCase):
         path = self.schema_2_file()
         rows_before, ddl_before = self.dump(path)
         store = await open_store(self, path)
-        self.assertEqual(await store.check(), len(MIGRATIONS))
+        self.assertEqual(await store.schema_version(), len(MIGRATIONS))
         self.assertEqual(await store.get_student(42), Student("Nadia Haddad", 42, 19))
         self.assertEqual(
             [(r.username, r.test, r.status, r.grade) for r in await store.list_results()],

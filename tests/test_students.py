@@ -12,7 +12,7 @@ from examtwist.students import (
     MAX_ID,
     InvalidID,
     Student,
-    StudentFileError,
+    FileFormatError,
     make_student,
     parse_id,
     read_students_csv,
@@ -91,7 +91,7 @@ class ReadCSVTests(SynchronousTestCase):
 
     def assertFileError(self, content, line, words):
         path = self.write(content)
-        with self.assertRaises(StudentFileError) as caught:
+        with self.assertRaises(FileFormatError) as caught:
             read_students_csv(path)
         self.assertEqual((caught.exception.path, caught.exception.line), (path, line))
         self.assertIn(words, str(caught.exception))
@@ -110,6 +110,6 @@ class ReadCSVTests(SynchronousTestCase):
 
     def test_missing_file(self):
         path = os.path.join(temp_dir(self), "nowhere.csv")
-        with self.assertRaises(StudentFileError) as caught:
+        with self.assertRaises(FileFormatError) as caught:
             read_students_csv(path)
         self.assertIn("No such file", str(caught.exception))

@@ -8,7 +8,7 @@ import socket
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
-from examtwist.replies import Reply
+from examtwist.wire import Reply
 
 from tests.support import Twistd, connect, deferred_test, open_store, temp_dir, twistd_path
 from tests.test_protocol import MATH_KEY

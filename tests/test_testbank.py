@@ -2,9 +2,10 @@ import os
 
 from twisted.trial import unittest
 
-from examtwist.exams import (
-    BUILTIN_EXAMS, Attempt, ExamFileError, format_grade, grade_tenths, read_exam,
-)
+from examtwist.attempts import Attempt, grade_tenths
+from examtwist.formats import FileFormatError, read_test
+from examtwist.testbank import BUILTIN_TESTS
+from examtwist.wire import format_grade
 
 GOOD_QUESTIONS = """\
 What is 1 + 1?
@@ -39,17 +40,17 @@ class GradeTests(unittest.TestCase):
 
 class BuiltinExamTests(unittest.TestCase):
     def test_math_and_python(self):
-        self.assertEqual([e.name for e in BUILTIN_EXAMS], ["math", "python"])
+        self.assertEqual([e.name for e in BUILTIN_TESTS], ["math", "python"])
 
     def test_five_questions_of_four_choices(self):
-        for exam in BUILTIN_EXAMS:
+        for exam in BUILTIN_TESTS:
             self.assertEqual(len(exam.questions), 5)
             for q in exam.questions:
                 self.assertEqual(len(q.choices), 4)
                 self.assertIn(q.answer, "ABCD")
 
     def test_question_reply_lines(self):
-        q = BUILTIN_EXAMS[0].questions[4]
+        q = BUILTIN_TESTS[0].questions[4]
         self.assertEqual(
             q.reply_lines(5, 5),
             ["Question 5 of 5", "A rectangle is 8 cm long and 5 cm wide.", "What is its area?",
@@ -59,18 +60,18 @@ class BuiltinExamTests(unittest.TestCase):
 
 class AttemptTests(unittest.TestCase):
     def test_counts_correct_answers(self):
-        exam = BUILTIN_EXAMS[0]
+        exam = BUILTIN_TESTS[0]
         attempt = Attempt(exam, started="t")
         finished = [attempt.answer(letter) for letter in "BDCAA"]
         self.assertEqual(finished, [False, False, False, False, True])
         self.assertEqual((attempt.correct, attempt.total), (4, 5))
 
     def test_undo_last_reopens_the_question(self):
-        attempt = Attempt(BUILTIN_EXAMS[0], started="t")
+        attempt = Attempt(BUILTIN_TESTS[0], started="t")
         attempt.answer("B")
         attempt.undo_last(True)
         self.assertEqual((attempt.index, attempt.correct), (0, 0))
-        self.assertEqual(attempt.question_lines()[0], "Question 1 of 5")
+        self.assertEqual(attempt.open_question()[1:], (1, 5))
 
 
 class ReadExamTests(unittest.TestCase):
@@ -87,14 +88,14 @@ class ReadExamTests(unittest.TestCase):
     def assertRefused(self, questions, answers, line, words, in_answers=False):
         q = self.write("q.txt", questions, "wb" if isinstance(questions, bytes) else "w")
         a = self.write("a.txt", answers)
-        e = self.assertRaises(ExamFileError, read_exam, "quiz", q, a)
+        e = self.assertRaises(FileFormatError, read_test, "quiz", q, a)
         self.assertEqual(e.path, a if in_answers else q)
         self.assertEqual(e.line, line)
         self.assertIn(words, str(e))
         self.assertIn(e.path, str(e))
 
     def test_reads_blocks_and_answers(self):
-        exam = read_exam("quiz", self.write("q.txt", GOOD_QUESTIONS), self.write("a.txt", "b\nC\n"))
+        exam = read_test("quiz", self.write("q.txt", GOOD_QUESTIONS), self.write("a.txt", "b\nC\n"))
         self.assertEqual(exam.name, "quiz")
         self.assertEqual(exam.questions[0].text, ("What is 1 + 1?",))
         self.assertEqual(exam.questions[0].choices, ("1", "2", "3", "4"))
@@ -103,7 +104,7 @@ class ReadExamTests(unittest.TestCase):
 
     def test_crlf_bom_and_missing_last_dashes(self):
         text = "\ufeff" + GOOD_QUESTIONS.rstrip("-\n").replace("\n", "\r\n")
-        exam = read_exam("quiz", self.write("q.txt", text, "w"), self.write("a.txt", "B\r\nC\r\n"))
+        exam = read_test("quiz", self.write("q.txt", text, "w"), self.write("a.txt", "B\r\nC\r\n"))
         self.assertEqual(len(exam.questions), 2)
         self.assertEqual(exam.questions[1].choices[3], "an error")
 
@@ -144,10 +145,10 @@ class ReadExamTests(unittest.TestCase):
         self.assertRefused("\n\n", "", None, "no questions")
 
     def test_missing_file(self):
-        e = self.assertRaises(ExamFileError, read_exam, "quiz", os.path.join(self.dir, "nope"), "x")
+        e = self.assertRaises(FileFormatError, read_test, "quiz", os.path.join(self.dir, "nope"), "x")
         self.assertIn("nope", str(e))
 
     def test_bad_name(self):
         q, a = self.write("q.txt", GOOD_QUESTIONS), self.write("a.txt", "B\nC\n")
         for name in ["", "7", "two words", "x" * 33, "é"]:
-            self.assertRaises(ValueError, read_exam, name, q, a)
+            self.assertRaises(ValueError, read_test, name, q, a)

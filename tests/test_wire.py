@@ -1,7 +1,7 @@
 from hypothesis import given, strategies as st
 from twisted.trial import unittest
 
-from examtwist.replies import Reply, ReplyFormatError, ReplyParser, format_reply
+from examtwist.wire import Reply, ReplyFormatError, ReplyParser, format_reply
 
 line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=40)
 
