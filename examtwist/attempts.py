@@ -22,6 +22,8 @@ def grade_tenths(correct: int, total: int) -> int:
 class Attempt:
     test: Test
     started: str
+    username: str
+    address: str
     index: int = 0
     correct: int = 0
     # Set once the grade is being stored, so a dropped connection does not also abandon it.

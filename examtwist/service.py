@@ -1,6 +1,7 @@
 """
-The running service: opens the store and the password pool, listens, and on stop drains the
-connections before closing what they use.
+The process: the root service that starts the exam desk and the listeners in order and drains
+connections on stop, the listeners themselves, and what a server process tunes at start (open
+files, garbage collection).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import gc
 import resource
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, maybeDeferred
 from twisted.logger import Logger
 
 from examtwist.wire import format_address
@@ -17,41 +18,46 @@ from examtwist.wire import format_address
 log = Logger()
 
 
-class ExamService(MultiService):
+class ExamServer(MultiService):
     """
-    The root service. Its children are the listeners; they start after the store has begun
-    its schema work (every query waits for it to end) and stop first, so no new connection
-    arrives while the open ones are told to leave.
+    The process root. Its first child is the exam desk, which owns the exam and its data; the
+    others are the listeners of the front ends. On start it tunes the process; on stop the
+    listeners stop and their connections drain before the desk closes what they use.
     """
 
-    def __init__(self, store, hasher, factory) -> None:
+    def __init__(self, reactor, desk, factory) -> None:
         super().__init__()
-        self.store = store
-        self.hasher = hasher
+        self.reactor = reactor
+        self.desk = desk
         self.factory = factory
+        desk.setServiceParent(self)
 
-    def startService(self) -> None:
+    def privilegedStartService(self) -> None:
+        # twistd calls this, a test that starts the service in its own process does not: the
+        # process is tuned for a server, never the test runner's.
         raise_open_files_limit()
-        self.hasher.start()
-        self.store.start().addErrback(self._store_failed)
-        log.info("Using the database {where}", where=self.store.location)
-        super().startService()
+        super().privilegedStartService()
         tune_garbage_collection()
 
+    def startService(self) -> None:
+        super().startService()
+        self.desk.ready.addErrback(self._store_failed)
+
     def _store_failed(self, failure) -> None:
-        log.failure("Could not open the database {where}", failure, where=self.store.location)
-        self.factory.reactor.stop()
+        log.failure("Could not open the database {where}", failure, where=self.desk.store.location)
+        self.reactor.stop()
 
     def stopService(self) -> Deferred[None]:
         return ensureDeferred(self._stop())
 
     async def _stop(self) -> None:
-        await super().stopService()
+        self.running = False
+        listeners = [child for child in self if child is not self.desk]
+        await DeferredList([maybeDeferred(child.stopService) for child in listeners])
         if self.factory.connections:
             log.info("Closing {n} connections", n=len(self.factory.connections))
         await self.factory.shutdown()
-        self.hasher.stop()
-        await self.store.close()
+        await self.desk.stopService()
         log.info("Stopped")
 
 

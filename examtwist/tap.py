@@ -13,7 +13,8 @@ from examtwist.counting import counter_for
 from examtwist.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
-from examtwist.service import ExamService, ListeningService
+from examtwist.desk import ExamDesk
+from examtwist.service import ExamServer, ListeningService
 from examtwist.store import Store
 from examtwist.web import StudentLookup
 
@@ -76,22 +77,22 @@ def listening_endpoint(reactor, description: str):
     return serverFromString(reactor, description)
 
 
-def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamService:
+def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = None) -> ExamServer:
     """
-    Build the whole service from the options. C{reactor} and C{hasher} are for tests.
+    Build the whole server from the options: the desk that owns the exam, and the line
+    protocol and the web app over it. C{reactor} and C{hasher} are for tests.
     """
     if reactor is None:
         from twisted.internet import reactor
     store = Store(reactor, config["db"])
     if hasher is None:
         hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
-    factory = ExamFactory(
-        reactor, store, hasher, counter_for(store, config["lucky"]), config["idle-timeout"]
-    )
-    root = ExamService(store, hasher, factory)
+    desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]))
+    factory = ExamFactory(reactor, desk, config["idle-timeout"])
+    root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
-    site = Site(StudentLookup(store, reactor).resource())
+    site = Site(StudentLookup(desk, reactor).resource())
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site).setServiceParent(root)

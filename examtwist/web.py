@@ -3,7 +3,7 @@ The student ID lookup: a Klein app served on the exam server's reactor. A studen
 university ID and sees the name, ID and age stored for it; C{/api/students/<id>} answers the
 same in JSON.
 
-Routes are thin: read the request, ask the store, render a template. The templates are
+Routes are thin: read the request, ask the exam desk, render a template. The templates are
 twisted.web.template XML, so every value put in a page is escaped as it is written.
 """
 
@@ -110,15 +110,15 @@ class StoreUnavailable(Exception):
 
 class StudentLookup:
     """
-    The web app. Its state (the store, the reactor, the templates) is this instance's; the
-    routes are its methods.
+    The web app, a thin adapter over the exam desk. Its state (the desk, the reactor, the
+    templates) is this instance's; the routes are its methods.
     """
 
     app = Klein()
 
-    def __init__(self, store, reactor, templates: Templates | None = None,
+    def __init__(self, desk, reactor, templates: Templates | None = None,
                  health_timeout: float = HEALTH_TIMEOUT) -> None:
-        self._store = store
+        self._desk = desk
         self._reactor = reactor
         self._templates = templates or Templates()
         self._health_timeout = health_timeout
@@ -205,7 +205,7 @@ class StudentLookup:
         """200 when the store answers a query in time, else 503: for a load balancer."""
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         try:
-            await _detached(self._store.schema_version()).addTimeout(self._health_timeout, self._reactor)
+            await _detached(self._desk.check()).addTimeout(self._health_timeout, self._reactor)
         except CancelledError:
             raise  # the prober hung up
         except Exception as e:
@@ -224,7 +224,7 @@ class StudentLookup:
 
     async def _find(self, student_id: int, via: str) -> Student | None:
         try:
-            student = await _detached(self._store.get_student(student_id))
+            student = await _detached(self._desk.find_student(student_id))
         except CancelledError:
             raise  # the client hung up; the store still finishes the query
         except Exception as e:

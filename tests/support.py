@@ -13,6 +13,7 @@ import secrets
 import shutil
 import sqlite3
 import sys
+import threading
 from urllib.parse import urlsplit
 
 from twisted.internet import reactor
@@ -23,7 +24,7 @@ from twisted.internet.protocol import Protocol, ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
-from examtwist.passwords import HashCost
+from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.wire import Reply, ReplyParser
 from examtwist.store import Store
 from examtwist.tap import Options, makeService
@@ -33,6 +34,7 @@ from examtwist.tap import Options, makeService
 CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
 FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
 LOOPBACK = "127.0.0.1"
+MATH_KEY = "BDCAC"  # the built-in math test's answers
 
 
 def deferred_test(method):
@@ -43,6 +45,20 @@ def deferred_test(method):
         return ensureDeferred(method(self))
 
     return run
+
+
+class GatedHasher(PasswordHasher):
+    """A hasher whose verify blocks its worker thread until the test opens the gate."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def _verify(self, password, stored):
+        self.entered.set()
+        self.gate.wait(10)
+        return super()._verify(password, stored)
 
 
 def temp_dir(testcase) -> str:
@@ -200,7 +216,7 @@ async def start_server(testcase, *args: str, options: Options | None = None, has
 
 def listening_port(service, what: str) -> int:
     """The port a running service's listener got; C{what} is "Exam service" or "Web app"."""
-    listener = next(child for child in service if child.what == what)
+    listener = next(child for child in service if getattr(child, "what", None) == what)
     return listener.port.getHost().port
 
 

@@ -36,7 +36,7 @@ class CLITestCase(TestCase):
         return ClientProcess.spawn(self, argv)
 
     async def answers(self, name: str) -> list[str]:
-        exam = await self.service.store.find_test(name)
+        exam = await self.service.desk.store.find_test(name)
         return [q.answer for q in exam.questions]
 
     def assertOneLineError(self, process: ClientProcess, *fragments: str) -> None:
@@ -64,9 +64,9 @@ class SessionTests(CLITestCase):
         out = process.stdout
         self.assertIn("Welcome to the server!\n", out)
         self.assertIn("Registered and logged in.", out)
-        for exam in await self.service.store.list_tests():
+        for exam in await self.service.desk.store.list_tests():
             self.assertIn(f"  {exam.number}. {exam.name} ({exam.question_count} questions)", out)
-        stored = await self.service.store.find_test("math")
+        stored = await self.service.desk.store.find_test("math")
         first = stored.questions[0]
         total = len(stored.questions)
         self.assertIn(
@@ -78,7 +78,7 @@ class SessionTests(CLITestCase):
         self.assertIn(f"Your grade is {one_wrong} ({total - 1}/{total} correct)", out)
         self.assertIn(f"Your grade is 100.0 ({len(python)}/{len(python)} correct)", out)
         self.assertTrue(out.rstrip().endswith("Bye."))
-        results = await self.service.store.list_results()
+        results = await self.service.desk.store.list_results()
         self.assertEqual([(r.username, r.test, r.grade) for r in results],
                          [("carol", "math", float(one_wrong)), ("carol", "python", 100.0)])
 
@@ -179,7 +179,7 @@ class LeavingTests(CLITestCase):
         self.assertEqual(await process.ended, 130)
         self.assertNotIn("Traceback", process.stderr)
         self.assertTrue(process.stdout.rstrip().endswith("Bye."))
-        results = await self.service.store.list_results()
+        results = await self.service.desk.store.list_results()
         self.assertEqual([(r.username, r.status, r.answered) for r in results],
                          [("hank", "abandoned", 1)])
 

@@ -49,7 +49,7 @@ class ClientTestCase(TestCase):
         return client
 
     async def exam(self, name: str):
-        return await self.service.store.find_test(name)
+        return await self.service.desk.store.find_test(name)
 
 
 class GreetingTests(ClientTestCase):
@@ -87,7 +87,7 @@ class DialogueTests(ClientTestCase):
         second = await self.client(port)
         await in_thread(second.login, "alice", "correct horse")
         listed = await in_thread(second.list_tests)
-        stored = await self.service.store.list_tests()
+        stored = await self.service.desk.store.list_tests()
         self.assertEqual(listed, [ListedTest(*e) for e in stored])
         self.assertTrue(listed)
 
@@ -125,7 +125,7 @@ class DialogueTests(ClientTestCase):
         await in_thread(client.take, "python")
         await in_thread(client.answer, "A")
         await in_thread(client.quit)
-        results = await self.service.store.list_results()
+        results = await self.service.desk.store.list_results()
         self.assertEqual([(r.username, r.status, r.answered) for r in results],
                          [("alice", "abandoned", 1)])
 

@@ -23,6 +23,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from examtwist.wire import Reply
 from tests.support import (
+    MATH_KEY,
     LOOPBACK,
     POSTGRES,
     OnPostgres,
@@ -32,7 +33,6 @@ from tests.support import (
     waiting_for_locks,
 )
 from tests.test_admin import admin_path
-from tests.test_protocol import MATH_KEY
 
 BOTH = ("Exam service", "Web app")
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -152,7 +152,7 @@ class SessionTests(GUITestCase):
         window.password.set("correct horse")
         window.register_button.invoke()
         await self.until(lambda: window.screen == "tests")
-        stored = await self.service.store.list_tests()
+        stored = await self.service.desk.store.list_tests()
         self.assertEqual(
             list(window.tests_list.get(0, "end")),
             [f"{e.number}. {e.name} ({e.question_count} questions)" for e in stored],
@@ -163,7 +163,7 @@ class SessionTests(GUITestCase):
         window.take_button.invoke()
         await self.until(lambda: window.screen == "question")
 
-        exam = await self.service.store.find_test("math")
+        exam = await self.service.desk.store.find_test("math")
         total = len(exam.questions)
         for i, question in enumerate(exam.questions):
             self.assertEqual(window.heading.cget("text"), f"Question {i + 1} of {total}")
@@ -196,7 +196,7 @@ class SessionTests(GUITestCase):
                          f"Your grade is {format_grade(grade_tenths(total - 1, total))}"
                          f" ({total - 1}/{total} correct)")
         self.screenshot("grade")
-        results = await self.service.store.list_results()
+        results = await self.service.desk.store.list_results()
         self.assertEqual([(r.username, r.test, r.correct) for r in results], [("grace", "math", total - 1)])
 
         window.again_button.invoke()

@@ -13,7 +13,7 @@ from twisted.trial import unittest
 from examtwist.wire import Reply
 
 from tests.support import CHEAP_HASH, ReplyClient, connect, deferred_test, eventually, logged_in, open_store, start_server, temp_dir
-from tests.test_protocol import MATH_KEY, GatedHasher
+from tests.support import GatedHasher, MATH_KEY
 
 
 
@@ -37,7 +37,7 @@ class EndToEndTests(unittest.TestCase):
         self.assertEqual([r.code for r in replies], [231, 212, 350, 350, 350, 350, 350, 250])
         self.assertEqual([r.lines[0] for r in replies[2:7]], [f"Question {i} of 5" for i in range(1, 6)])
         self.assertEqual(replies[-1].text, "Your grade is 100.0 (5/5 correct)")
-        [stored] = await service.store.list_results()
+        [stored] = await service.desk.store.list_results()
         self.assertEqual((stored.username, stored.grade), ("pipe", 100.0))
 
     @deferred_test
@@ -94,7 +94,7 @@ class EndToEndTests(unittest.TestCase):
         self.assertEqual([r.code for r in replies], [231, 350, 350])
         await c.closed
         await service.stopService()
-        store = await open_store(self, service.store.path)
+        store = await open_store(self, service.desk.store.path)
         self.assertEqual([(r.status, r.answered) for r in await store.list_results()], [("abandoned", 1)])
 
     @deferred_test
@@ -108,7 +108,7 @@ class EndToEndTests(unittest.TestCase):
         survivor = await logged_in(port, "stays")
         self.assertEqual((await survivor.ask("TAKE 1")).code, 350)
         await service.stopService()
-        store = await open_store(self, service.store.path)
+        store = await open_store(self, service.desk.store.path)
         self.assertEqual([(r.username, r.status) for r in await store.list_results()],
                          [("gone", "abandoned"), ("stays", "abandoned")])
 
@@ -122,7 +122,7 @@ class EndToEndTests(unittest.TestCase):
         for c in (idle, testing):
             self.assertEqual(await c.reply(), Reply(421, ("Server shutting down",)))
             await c.closed
-        store = await open_store(self, service.store.path)
+        store = await open_store(self, service.desk.store.path)
         self.assertEqual([r.status for r in await store.list_results()], ["abandoned"])
 
     @deferred_test
@@ -172,7 +172,7 @@ class BackpressureTests(unittest.TestCase):
         lines = 10000
         c.send(*["HELP"] * lines)
         [server_side] = service.factory.connections
-        await eventually(lambda: server_side._write_blocked and server_side.paused)
+        await eventually(lambda: server_side.readerBlocked and server_side.paused)
         c.transport.resumeProducing()
         await eventually(lambda: len(c.received) == lines, timeout=60)
         self.assertEqual({r.code for r in c.received}, {214})

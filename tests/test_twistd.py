@@ -11,7 +11,7 @@ from twisted.trial import unittest
 from examtwist.wire import Reply
 
 from tests.support import Twistd, connect, deferred_test, open_store, temp_dir, twistd_path
-from tests.test_protocol import MATH_KEY
+from tests.support import MATH_KEY
 
 
 

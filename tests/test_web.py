@@ -87,7 +87,7 @@ def header(response, name: str) -> str | None:
 class WebTestCase(TestCase):
     async def setUp(self):
         self.service, _ = await start_server(self)
-        self.store = self.service.store
+        self.store = self.service.desk.store
         self.base = f"http://{LOOPBACK}:{listening_port(self.service, 'Web app')}"
         self.events: list[dict] = []
         globalLogPublisher.addObserver(self.events.append)

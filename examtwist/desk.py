@@ -1,0 +1,180 @@
+"""
+The exam desk: the one service that owns the exam. It holds the store, the password hasher
+and the connection counter, and offers the exam as plain calls: greet, register, log in, list
+tests, start, answer, abandon, and the web lookup's find a student.
+
+It knows no transport and no reply codes: the line protocol and the web app are thin adapters
+over it. Refusals are exceptions a front end turns into its own words.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.logger import Logger
+
+from examtwist.attempts import Attempt
+from examtwist.store import Result, utc_now
+from examtwist.testbank import Question
+from examtwist.wire import format_grade
+
+log = Logger()
+
+
+class UsernameTaken(Exception):
+    """REGISTER of a name that has an account already."""
+
+
+class NoSuchTest(Exception):
+    """TAKE of a number or name no test has (or a test without questions)."""
+
+
+class Grade(NamedTuple):
+    tenths: int
+    correct: int
+    total: int
+
+
+class ExamDesk(Service):
+    """
+    Start it before the front ends and stop it after them: it opens the store and the
+    password pool on start and closes them on stop.
+    """
+
+    def __init__(self, store, hasher, counter) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.counter = counter
+
+    @property
+    def lucky(self) -> int:
+        return self.counter.lucky
+
+    def startService(self) -> None:
+        super().startService()
+        self.hasher.start()
+        log.info("Using the database {where}", where=self.store.location)
+        # Every query waits for the schema work; the process root watches it fail.
+        self.ready = self.store.start()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self.hasher.stop()
+        return ensureDeferred(self.store.close())
+
+    # Arriving
+
+    def greet(self, address: str):
+        """Count a connection: fires with its number and, for the lucky one, the addresses."""
+        return self.counter.count(address)
+
+    def register(self, username: str, password: str, address: str) -> Deferred[None]:
+        """@raise UsernameTaken: (in the Deferred)"""
+        return ensureDeferred(self._register(username, password, address))
+
+    async def _register(self, username: str, password: str, address: str) -> None:
+        if await self.store.get_password_hash(username) is not None:
+            raise UsernameTaken(username)
+        password_hash = await self.hasher.hash(password)
+        # The database decides a race between two registrations of one name.
+        if not await self.store.add_user(username, password_hash):
+            raise UsernameTaken(username)
+        log.info("Account {user} created from {address}", user=username, address=address)
+
+    def log_in(self, username: str, password: str, address: str) -> Deferred[bool]:
+        """Fires with whether the password is right; a right one stored with old settings is
+        hashed again with the current ones."""
+        return ensureDeferred(self._log_in(username, password, address))
+
+    async def _log_in(self, username: str, password: str, address: str) -> bool:
+        stored = await self.store.get_password_hash(username)
+        ok, new_hash = await self.hasher.verify(password, stored)
+        if not ok:
+            return False
+        if new_hash is not None:
+            await self.store.set_password_hash(username, new_hash)
+            log.info("Rehashed the password of {user} with the current settings", user=username)
+        log.info("{user} logged in from {address}", user=username, address=address)
+        return True
+
+    # Tests
+
+    def list_tests(self):
+        return self.store.list_tests()
+
+    def start(self, username: str, wanted: str, address: str) -> Deferred[Attempt]:
+        """
+        Begin an attempt of the test EXAMS lists under this number, or with this name in any
+        case. @raise NoSuchTest: (in the Deferred)
+        """
+        return self.store.find_test(wanted).addCallback(self._started, username, address)
+
+    def _started(self, test, username: str, address: str) -> Attempt:
+        if test is None:
+            raise NoSuchTest(test)
+        return Attempt(test, started=utc_now(), username=username, address=address)
+
+    def answer(self, attempt: Attempt, letter: str) -> tuple[Question, int, int] | Deferred[Grade]:
+        """
+        Record an answer (A to D) to the open question: the next question with its number and
+        the count, or, after the last one, a Deferred that fires with the grade once it is
+        stored. If it cannot be stored, the last question is open again.
+        """
+        correct_before = attempt.correct
+        if not attempt.answer(letter):
+            return attempt.open_question()
+        attempt.finishing = True
+        last_was_correct = attempt.correct > correct_before
+
+        def not_stored(failure):
+            attempt.undo_last(last_was_correct)
+            return failure
+
+        return self._record(attempt, "graded").addCallbacks(
+            self._graded, not_stored, callbackArgs=(attempt,)
+        )
+
+    def _graded(self, _, attempt: Attempt) -> Grade:
+        log.info(
+            "{user} scored {grade} on {test} ({correct}/{total})",
+            user=attempt.username, grade=format_grade(attempt.tenths), test=attempt.test.name,
+            correct=attempt.correct, total=attempt.total,
+        )
+        return Grade(attempt.tenths, attempt.correct, attempt.total)
+
+    def abandon(self, attempt: Attempt) -> Deferred[None]:
+        """Record an unfinished attempt as abandoned; a failure is logged, never raised."""
+        if attempt.finishing:
+            return succeed(None)
+        return self._record(attempt, "abandoned").addErrback(
+            lambda f: log.failure("Could not record an abandoned test", f)
+        )
+
+    def _record(self, attempt: Attempt, status: str) -> Deferred[None]:
+        graded = status == "graded"
+        return self.store.record_result(
+            Result(
+                username=attempt.username,
+                test=attempt.test.name,
+                status=status,
+                correct=attempt.correct,
+                answered=attempt.index,
+                total=attempt.total,
+                grade=attempt.tenths / 10 if graded else None,
+                started_at=attempt.started,
+                finished_at=utc_now(),
+                client=attempt.address,
+            )
+        )
+
+    # The web lookup
+
+    def find_student(self, student_id: int):
+        """The student record with this ID, None if none."""
+        return self.store.get_student(student_id)
+
+    def check(self) -> Deferred[int]:
+        """Fires once the database answers a query: for a health check."""
+        return self.store.schema_version()
