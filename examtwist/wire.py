@@ -23,6 +23,28 @@ WELCOME = "Welcome to the server!"
 _QUESTION_HEADING = re.compile(r"Question (\d+) of (\d+)\Z")
 _GRADE = re.compile(r"Your grade is (\d+\.\d) \((\d+)/(\d+) correct\)\Z")
 _REPLY_LINE = re.compile(r"(\d{3})([ -])(.*)\Z", re.DOTALL)
+# What a client takes from a server before it calls the server broken.
+MAX_REPLY_LINE = 4096
+MAX_REPLY_LINES = 1000
+# Terminal escape sequences (CSI ... final byte; OSC, DCS, PM, APC ... BEL or ST; any other
+# ESC + one character), then every other C0 and C1 control but tab.
+_ESCAPES = re.compile(
+    r"\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|[\x1b][\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|[\x9b][\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b.?"
+    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """
+    Server text made safe to show in a terminal or a window: escape sequences and control
+    characters (C0 but tab, DEL, C1) removed, so a server cannot move the cursor, erase lines
+    or write the clipboard of the person reading.
+    """
+    return _ESCAPES.sub("", text)
 
 
 def is_username(text: str) -> bool:
@@ -128,10 +150,13 @@ class ReplyParser:
     Turn the bytes a server sends into L{Reply} values, whatever the chunking.
 
     It does no I/O, so a Twisted protocol, a blocking socket client and a test can all feed it.
+    Its memory is bounded: a line over L{MAX_REPLY_LINE} bytes or a reply over
+    L{MAX_REPLY_LINES} lines is a L{ReplyFormatError}, found as soon as it arrives.
     """
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._partial: list[bytes] = []
+        self._partial_size = 0
         self._code: int | None = None
         self._lines: list[str] = []
 
@@ -139,36 +164,49 @@ class ReplyParser:
         """
         Add received bytes; return the replies they complete, in order.
 
-        @raise ReplyFormatError: on a line that breaks the reply format.
+        @raise ReplyFormatError: on a line that breaks the reply format or the bounds.
         """
-        self._buffer += data
-        *complete, self._buffer = self._buffer.split(b"\n")
         replies = []
-        for raw in complete:
-            reply = self._line(raw[:-1] if raw.endswith(b"\r") else raw)
+        *complete, rest = data.split(b"\n")
+        for piece in complete:
+            if self._partial:
+                piece = b"".join(self._partial) + piece
+                self._partial, self._partial_size = [], 0
+            self._check_size(len(piece) - piece.endswith(b"\r"))
+            reply = self._line(piece[:-1] if piece.endswith(b"\r") else piece)
             if reply is not None:
                 replies.append(reply)
+        if rest:
+            self._partial.append(rest)
+            self._partial_size += len(rest)
+            self._check_size(self._partial_size - 1)  # the CR of a CRLF may be in it
         return replies
 
     @property
     def pending(self) -> bool:
         """True while part of a reply has arrived but not its last line."""
-        return bool(self._buffer or self._lines)
+        return bool(self._partial or self._lines)
+
+    def _check_size(self, length: int) -> None:
+        if length > MAX_REPLY_LINE:
+            raise ReplyFormatError(f"a reply line longer than {MAX_REPLY_LINE} bytes")
 
     def _line(self, raw: bytes) -> Reply | None:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ReplyFormatError(f"reply line is not UTF-8: {raw!r}") from e
+            raise ReplyFormatError(f"reply line is not UTF-8: {raw[:80]!r}") from e
         match = _REPLY_LINE.match(line)
         if match is None:
-            raise ReplyFormatError(f"not a reply line: {line!r}")
+            raise ReplyFormatError(f"not a reply line: {line[:80]!r}")
         code, more, text = int(match.group(1)), match.group(2) == "-", match.group(3)
         if self._code is not None and code != self._code:
-            raise ReplyFormatError(f"code {code} inside a {self._code} reply: {line!r}")
+            raise ReplyFormatError(f"code {code} inside a {self._code} reply: {line[:80]!r}")
         self._code = code
         self._lines.append(text)
         if more:
+            if len(self._lines) >= MAX_REPLY_LINES:
+                raise ReplyFormatError(f"a reply of more than {MAX_REPLY_LINES} lines")
             return None
         reply = Reply(code, tuple(self._lines))
         self._code, self._lines = None, []
