@@ -28,7 +28,7 @@ from examtwist.attempts import Attempt, grade_tenths
 from examtwist.counting import ordinal
 from examtwist.testbank import Question, Test
 from examtwist.wire import format_address, format_grade, format_reply
-from examtwist.store import Result, utc_now
+from examtwist.storage import Result, utc_now
 
 log = Logger()
 

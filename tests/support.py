@@ -25,7 +25,7 @@ from twisted.internet.threads import deferToThread
 
 from examtwist.passwords import HashCost
 from examtwist.wire import Reply, ReplyParser
-from examtwist.store import Store
+from examtwist.storage import Store
 from examtwist.tap import Options, makeService
 
 # A cheap argon2id cost, given through the same options users have: tests stay fast, and

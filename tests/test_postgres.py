@@ -16,8 +16,8 @@ from twisted.internet.defer import gatherResults
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from examtwist.engines import BadDatabase, PostgresEngine, engine_for
-from examtwist.store import Store
+from examtwist.storage.engines import BadDatabase, PostgresEngine, engine_for
+from examtwist.storage import Store
 from examtwist.tap import Options
 from examtwist.web import StudentLookup
 from tests.support import (

@@ -12,7 +12,7 @@ from examtwist.testbank import Question, Test
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, ensureDeferred
 
-from examtwist.store import TestExists, Result, Store, StoreClosed
+from examtwist.storage import TestExists, Result, Store, StoreClosed
 
 from tests.support import OnPostgres, backend_of, deferred_test, open_store, temp_db
 
