@@ -141,8 +141,8 @@ class MigrationTests(TestCase):
 # What a SQLite file of the release before PostgreSQL support held besides its schema and the
 # built-in tests: an account, a graded and an abandoned result, and a student of its own.
 SCHEMA_2_DATA = """
-INSERT INTO users VALUES (1, 'ada', '$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA',
-    '2026-11-25T19:24:34Z');
+INSERT INTO users VALUES (1, 'ada',
+    '$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', '2026-11-25T19:24:34Z');
 INSERT INTO results VALUES (1, 1, 1, 'graded', 4, 5, 5, 80.0, '2026-03-01T09:00:00Z',
     '2026-03-01T09:04:10Z', '127.0.0.1:40001');
 INSERT INTO results VALUES (2, 1, 2, 'abandoned', 1, 2, 5, NULL, '2026-03-01T09:05:00Z',
