@@ -8,33 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
 from examtwist.storage import Result, StudentExists, UserSummary
-from examtwist.storage.engines import engine_for
-from examtwist.storage.migrations import migrate
 from examtwist.students import Student
-from tests.support import OnPostgres, backend_of, open_store
+from tests.support import OnPostgres, backend_of, database_at, open_store
 
 # The three samples of the original app, in ID order as list_students() gives them.
 SAMPLES = [Student("Karam", 1711, 23), Student("Sara", 1800, 23), Student("Ali", 1866, 23)]
 LARGEST_ID = 9223372036854775807  # 2**63 - 1: what a 64-bit integer column holds
-
-
-async def database_at(testcase, version: int) -> str:
-    """
-    A new database of the test's backend at schema C{version}, as a release of that version
-    made it: the schema files up to that one, run by the migrations module.
-    """
-    path = await backend_of(testcase).new_database(testcase)
-    engine = engine_for(path)
-    pool = engine.open_pool(reactor)
-    try:
-        await pool.runInteraction(engine.run, migrate, engine, version)
-    finally:
-        pool.close()
-    return path
 
 
 class StudentsTableTests(TestCase):
