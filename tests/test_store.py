@@ -45,6 +45,12 @@ def clock_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def assert_stored_time(testcase, text: str, before: str, after: str) -> None:
+    """C{text} is a time in the stored format, from C{before} to C{after}."""
+    testcase.assertRegex(text, STORED_TIME)
+    testcase.assertTrue(before <= text <= after, (before, text, after))
+
+
 class SQLiteFileTests(unittest.TestCase):
     async def test_file_readable_by_owner_only(self):
         """
@@ -177,8 +183,7 @@ class UserTests(unittest.TestCase):
         await store.record_result(result("alice", "python", "abandoned", 1, grade=None))
         users = await store.list_users()
         for user in users:
-            self.assertRegex(user.created_at, STORED_TIME)
-            self.assertTrue(before <= user.created_at <= after, (before, user, after))
+            assert_stored_time(self, user.created_at, before, after)
         self.assertEqual(
             users,
             [UserSummary("alice", users[0].created_at, 2),
@@ -375,8 +380,7 @@ class ConnectionCountTests(unittest.TestCase):
         store = await open_store(self)
         after = clock_now()
         count = await store.connection_count()
-        self.assertRegex(count.since, STORED_TIME)
-        self.assertTrue(before <= count.since <= after, (before, count, after))
+        assert_stored_time(self, count.since, before, after)
         self.assertEqual(count, ConnectionCount(0, count.since))
 
     async def test_restart_count(self):
@@ -396,8 +400,7 @@ class ConnectionCountTests(unittest.TestCase):
         await store.restart_count()
         after = clock_now()
         count = await store.connection_count()
-        self.assertRegex(count.since, STORED_TIME)
-        self.assertTrue(before <= count.since <= after, (before, count, after))
+        assert_stored_time(self, count.since, before, after)
         self.assertEqual(count, ConnectionCount(0, count.since))
         self.assertEqual(await store.count_connection("10.0.0.1:1", 1), (1, ["10.0.0.1:1"]))
 

@@ -8,9 +8,9 @@ PostgreSQL; L{examtwist.storage.engines} says what differs), so each method of L
 short transaction in a worker thread and returns a Deferred. Only parameterized SQL.
 
 The queries are plain DB-API functions of the transaction, one module for each thing they are
-about: L{accounts}, L{catalog} (tests and questions), L{results}, L{students}, L{counts}; the
-schema is the .sql files L{migrations} runs. L{records} has the values and exceptions callers
-see; L{batching} serves the calls that queue up with one transaction.
+about: C{accounts}, C{catalog} (tests and questions), C{results}, C{students}, C{counts}; the
+schema is the .sql files C{migrations} runs. C{records} has the values and exceptions callers
+see; C{batching} serves the calls that queue up with one transaction.
 """
 
 from __future__ import annotations
