@@ -6,10 +6,11 @@ setup(
     description="An exam server for a class, on Twisted: a line protocol for tests, a web lookup.",
     python_requires=">=3.10",
     # twisted.plugins has no __init__.py (it must not), so find_packages() would miss it.
-    packages=["examtwist", "examtwist.templates", "twisted.plugins"],
+    packages=["examtwist", "examtwist.storage", "examtwist.templates", "twisted.plugins"],
     # The web pages' templates live at the top of the checkout and install inside the package.
     package_dir={"examtwist.templates": "templates"},
-    package_data={"examtwist.templates": ["*.xml", "*.ico"]},
+    # The schema's versions are .sql files the store reads with importlib.resources.
+    package_data={"examtwist.templates": ["*.xml", "*.ico"], "examtwist.storage": ["schema/*.sql"]},
     install_requires=[
         # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports.
         "Twisted[tls]>=24.11",

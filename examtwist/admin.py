@@ -22,9 +22,9 @@ from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from examtwist import __version__
-from examtwist.engines import URL_FORM, check_database, database_errors, engine_for
+from examtwist.storage.engines import URL_FORM, check_database, database_errors, engine_for
 from examtwist.formats import FileFormatError, read_test
-from examtwist.store import TestExists, Store, StudentExists
+from examtwist.storage import TestExists, Store, StudentExists
 from examtwist.students import CSV_HEADER, FileFormatError, make_student, read_students_csv
 
 

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.logger import Logger
 
 from examtwist.attempts import Attempt
-from examtwist.store import Result, utc_now
+from examtwist.storage import Result, utc_now
 from examtwist.testbank import Question
 from examtwist.wire import format_grade
 

@@ -10,12 +10,12 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from examtwist.counting import counter_for
-from examtwist.engines import URL_FORM, check_database
+from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
-from examtwist.store import Store
+from examtwist.storage import Store
 from examtwist.web import StudentLookup
 
 

@@ -26,7 +26,9 @@ from twisted.internet.threads import deferToThread
 
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.wire import Reply, ReplyParser
-from examtwist.store import Store
+from examtwist.storage import Store
+from examtwist.storage.engines import engine_for
+from examtwist.storage.migrations import migrate
 from examtwist.tap import Options, makeService
 
 # A cheap argon2id cost, given through the same options users have: tests stay fast, and
@@ -190,6 +192,21 @@ class OnPostgres:
 
 def backend_of(testcase) -> SQLiteBackend | PostgresBackend:
     return getattr(testcase, "backend", SQLITE)
+
+
+async def database_at(testcase, version: int) -> str:
+    """
+    A new database of the test's backend at schema C{version}, as a release of that version
+    made it: the schema files up to that one, run by the migrations module.
+    """
+    path = await backend_of(testcase).new_database(testcase)
+    engine = engine_for(path)
+    pool = engine.open_pool(reactor)
+    try:
+        await pool.runInteraction(engine.run, migrate, engine, version)
+    finally:
+        pool.close()
+    return path
 
 
 # Every listener on a free loopback port; a test's own options come later and win.

@@ -12,7 +12,7 @@ import sys
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
-from examtwist.store import Result
+from examtwist.storage import Result
 
 from tests.support import OnPostgres, deferred_test, logged_in, open_store, start_server, temp_dir
 from tests.test_testbank import GOOD_QUESTIONS

@@ -19,7 +19,7 @@ from examtwist.counting import counter_for
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import MAX_HELD, ExamFactory
 from examtwist.wire import Reply, ReplyParser
-from examtwist.store import StoreClosed
+from examtwist.storage import StoreClosed
 
 from tests.support import CHEAP_HASH, OnPostgres, backend_of, deferred_test, eventually, open_store
 

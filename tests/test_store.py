@@ -3,21 +3,36 @@ The store on a real database: every suite runs on SQLite files in temp dirs, and
 fresh PostgreSQL database per test (the Postgres* classes at the end).
 """
 
+from __future__ import annotations
+
 import os
+import re
 import stat
+from datetime import datetime, timezone
 
-from twisted.trial import unittest
-
-from examtwist.testbank import Question, Test
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, ensureDeferred
+from twisted.trial import unittest
 
-from examtwist.store import TestExists, Result, Store, StoreClosed
-
-from tests.support import OnPostgres, backend_of, deferred_test, open_store, temp_db
-
+from examtwist import storage
+from examtwist.attempts import Attempt
+from examtwist.storage import (
+    ConnectionCount,
+    Result,
+    Store,
+    StoreClosed,
+    TestExists,
+    TestSummary,
+    UserSummary,
+)
+from examtwist.testbank import BUILTIN_TESTS, Question, Test
+from tests.support import OnPostgres, backend_of, open_store, temp_db
 
 QUIZ = Test("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
+BUILTIN = [TestSummary(1, "math", 5), TestSummary(2, "python", 5)]
+# The one format of every time the database holds.
+STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+FROZEN = "2026-04-01T12:00:00Z"
 
 
 def result(username="alice", test="math", status="graded", correct=4, total=5, grade=80.0):
@@ -25,56 +40,82 @@ def result(username="alice", test="math", status="graded", correct=4, total=5, g
                   "2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "127.0.0.1:5000")
 
 
+def clock_now() -> str:
+    """The test's own reading of the UTC clock, to the second, as times are stored."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def assert_stored_time(testcase, text: str, before: str, after: str) -> None:
+    """C{text} is a time in the stored format, from C{before} to C{after}."""
+    testcase.assertRegex(text, STORED_TIME)
+    testcase.assertTrue(before <= text <= after, (before, text, after))
+
+
 class SQLiteFileTests(unittest.TestCase):
-    @deferred_test
     async def test_file_readable_by_owner_only(self):
-        """It holds password hashes: no one but its owner may read it, nor its WAL files."""
+        """
+        If the store has written an account to its SQLite file, then the file and its -wal
+        and -shm files have mode 0600: it holds password hashes.
+        """
         path = temp_db(self)
         store = await open_store(self, path)
         await store.add_user("alice", "hash")
-        for name in (path, path + "-wal", path + "-shm"):
-            self.assertEqual(stat.S_IMODE(os.stat(name).st_mode), 0o600, name)
+        files = (path, path + "-wal", path + "-shm")
+        modes = [stat.S_IMODE(os.stat(name).st_mode) for name in files]
+        self.assertEqual(modes, [0o600, 0o600, 0o600])
 
-    @deferred_test
     async def test_names_beyond_ascii_fold_as_sqlite_lower_does(self):
-        """SQLite's lower() folds A-Z only: the KELVIN SIGN is not a "k" to it, nor to TAKE."""
+        """
+        If tests are named "kelvin" and "\u00c9mile", then "\u212aelvin" (KELVIN SIGN) and
+        "\u00e9mile" find neither: SQLite's lower() folds A-Z only. "\u00c9mile" finds its test.
+        """
         store = await open_store(self)
         await store.add_test(Test("kelvin", QUIZ.questions))
         await store.add_test(Test("\u00c9mile", QUIZ.questions))
         self.assertIsNone(await store.find_test("\u212aelvin"))
-        self.assertEqual((await store.find_test("\u00c9mile")).name, "\u00c9mile")
+        self.assertEqual(await store.find_test("\u00c9mile"), Test("\u00c9mile", QUIZ.questions))
         self.assertIsNone(await store.find_test("\u00e9mile"))
 
 
 class StoreCreationTests(unittest.TestCase):
-    @deferred_test
     async def test_new_database_has_the_builtin_tests(self):
+        """If the database is new, then EXAMS lists 1 math (5 questions) and 2 python (5)."""
         store = await open_store(self)
-        exams = await store.list_tests()
-        self.assertEqual([(e.number, e.name, e.question_count) for e in exams], [(1, "math", 5), (2, "python", 5)])
+        self.assertEqual(await store.list_tests(), BUILTIN)
 
-    @deferred_test
     async def test_reopening_keeps_data_and_seeds_once(self):
+        """
+        If the store is closed and opened again, then alice's hash is still "hash" and the
+        built-in tests are there once: 1 math, 2 python.
+        """
         store = await open_store(self)
         await store.add_user("alice", "hash")
         await store.close()
         again = await open_store(self, store.path)
         self.assertEqual(await again.get_password_hash("alice"), "hash")
-        self.assertEqual(len(await again.list_tests()), 2)
+        self.assertEqual(await again.list_tests(), BUILTIN)
 
-    @deferred_test
     async def test_refuses_a_newer_schema(self):
-        """A database written by a newer examtwist is not touched."""
+        """
+        If the database is at schema 99 (a newer examtwist wrote it), then start fails with
+        "the database is at schema version 99, newer than this examtwist knows" and leaves it
+        at 99.
+        """
         path = (await open_store(self)).path
         backend_of(self).execute(path, "UPDATE schema_version SET version = 99")
         store = Store(reactor, path)
         self.addCleanup(store.close)
         with self.assertRaises(RuntimeError) as e:
             await store.start()
-        self.assertIn("99", str(e.exception))
+        self.assertEqual(
+            str(e.exception),
+            "the database is at schema version 99, newer than this examtwist knows",
+        )
+        self.assertEqual(backend_of(self).execute(path, "SELECT version FROM schema_version"),
+                         [(99,)])
 
-    @deferred_test
     async def test_closed_store_refuses_work(self):
+        """If the store is closed, then a call fails with StoreClosed."""
         store = await open_store(self)
         await store.close()
         with self.assertRaises(StoreClosed):
@@ -82,130 +123,167 @@ class StoreCreationTests(unittest.TestCase):
 
 
 class UserTests(unittest.TestCase):
-    @deferred_test
     async def test_add_and_get(self):
+        """If alice registers with hash "h1", then that is her hash; bob, unknown, has none."""
         store = await open_store(self)
         self.assertTrue(await store.add_user("alice", "h1"))
         self.assertEqual(await store.get_password_hash("alice"), "h1")
         self.assertIsNone(await store.get_password_hash("bob"))
 
-    @deferred_test
     async def test_name_taken(self):
-        """A second account of one name is refused by the database, the first kept."""
+        """
+        If a second account is named alice, then the database refuses it (False) and the
+        first keeps its hash "h1".
+        """
         store = await open_store(self)
         await store.add_user("alice", "h1")
         self.assertFalse(await store.add_user("alice", "h2"))
         self.assertEqual(await store.get_password_hash("alice"), "h1")
 
-    @deferred_test
     async def test_names_are_case_sensitive(self):
+        """If alice and Alice register, then they are two accounts: hashes "h1" and "h2"."""
         store = await open_store(self)
         self.assertTrue(await store.add_user("alice", "h1"))
         self.assertTrue(await store.add_user("Alice", "h2"))
         self.assertEqual(await store.get_password_hash("Alice"), "h2")
+        self.assertEqual(await store.get_password_hash("alice"), "h1")
 
-    @deferred_test
     async def test_sql_in_values_is_data(self):
-        """Quotes and SQL in values are stored as text and change nothing else."""
+        """
+        If a name and hash are "x'); DROP TABLE users; --", then they are stored as that text
+        and nothing else changes; "' OR '1'='1" finds nobody.
+        """
+        self.patch(storage, "utc_now", lambda: FROZEN)
         store = await open_store(self)
         evil = "x'); DROP TABLE users; --"
         self.assertTrue(await store.add_user(evil, evil))
         self.assertEqual(await store.get_password_hash(evil), evil)
         self.assertIsNone(await store.get_password_hash("' OR '1'='1"))
-        self.assertEqual([u.username for u in await store.list_users()], [evil])
+        self.assertEqual(await store.list_users(), [UserSummary(evil, FROZEN, 0)])
 
-    @deferred_test
     async def test_set_password_hash(self):
+        """If alice's hash "old" is set to "new", then her hash is "new"."""
         store = await open_store(self)
         await store.add_user("alice", "old")
         await store.set_password_hash("alice", "new")
         self.assertEqual(await store.get_password_hash("alice"), "new")
 
-    @deferred_test
-    async def test_list_users_counts_results(self):
+    async def test_list_users(self):
+        """
+        If bob registers, then alice, who stores 2 results, then the list is by name: alice
+        with 2 results, bob with 0, each created at the UTC second of registering, written
+        like 2026-04-01T12:00:00Z.
+        """
         store = await open_store(self)
+        before = clock_now()
         await store.add_user("bob", "h")
         await store.add_user("alice", "h")
+        after = clock_now()
         await store.record_result(result("alice"))
+        await store.record_result(result("alice", "python", "abandoned", 1, grade=None))
         users = await store.list_users()
-        self.assertEqual([(u.username, u.results) for u in users], [("alice", 1), ("bob", 0)])
+        for user in users:
+            assert_stored_time(self, user.created_at, before, after)
+        self.assertEqual(
+            users,
+            [UserSummary("alice", users[0].created_at, 2),
+             UserSummary("bob", users[1].created_at, 0)],
+        )
 
 
-class ExamStoreTests(unittest.TestCase):
-    @deferred_test
+class CatalogTests(unittest.TestCase):
     async def test_get_by_number_or_name(self):
+        """
+        If "2" or "PyThOn" is asked for, then both give the built-in python test, whose third
+        question shows print(sorted([3, 1, 2])).
+        """
         store = await open_store(self)
         by_number = await store.find_test("2")
         by_name = await store.find_test("PyThOn")
-        self.assertEqual(by_number, by_name)
+        self.assertEqual(by_number, BUILTIN_TESTS[1])
+        self.assertEqual(by_name, BUILTIN_TESTS[1])
         self.assertEqual(by_number.name, "python")
-        self.assertEqual(by_number.questions[2].text, ("What does this print?", "    print(sorted([3, 1, 2]))"))
+        self.assertEqual(by_number.questions[2].text,
+                         ("What does this print?", "    print(sorted([3, 1, 2]))"))
 
-    @deferred_test
     async def test_unknown(self):
+        """
+        If "3", "0", "-1", a huge number, "chemistry", SQL or an Arabic-Indic digit is asked
+        for, then no test is found.
+        """
         store = await open_store(self)
-        for wanted in ["3", "0", "-1", "99999999999999999999999", "chemistry", "math' OR '1'='1", "١"]:
+        for wanted in ["3", "0", "-1", "99999999999999999999999", "chemistry", "math' OR '1'='1",
+                       "\u0661"]:
             self.assertIsNone(await store.find_test(wanted), wanted)
 
-    @deferred_test
     async def test_add_numbers_in_order(self):
+        """If Quiz is added, then it is number 3 with 1 question, and "quiz" finds it."""
         store = await open_store(self)
         await store.add_test(QUIZ)
-        self.assertEqual((await store.list_tests())[-1], (3, "Quiz", 1))
+        self.assertEqual(await store.list_tests(), [*BUILTIN, TestSummary(3, "Quiz", 1)])
         self.assertEqual(await store.find_test("quiz"), QUIZ)
 
-    @deferred_test
     async def test_name_taken_in_any_case(self):
+        """If a test named MATH is added, then TestExists("MATH") and math keeps its 5 questions."""
         store = await open_store(self)
-        with self.assertRaises(TestExists):
+        with self.assertRaises(TestExists) as caught:
             await store.add_test(Test("MATH", QUIZ.questions))
-        self.assertEqual(len((await store.find_test("math")).questions), 5)
+        self.assertEqual(caught.exception.args, ("MATH",))
+        self.assertEqual(await store.find_test("math"), BUILTIN_TESTS[0])
 
-    @deferred_test
     async def test_replace_keeps_number_and_results(self):
+        """
+        If math is replaced by a 1-question test, then it is still number 1 and alice's result
+        on it is kept.
+        """
         store = await open_store(self)
         await store.add_user("alice", "h")
         await store.record_result(result("alice", "math"))
         await store.add_test(Test("math", QUIZ.questions), replace=True)
-        self.assertEqual((await store.list_tests())[0], (1, "math", 1))
-        self.assertEqual(len(await store.list_results()), 1)
+        self.assertEqual(
+            await store.list_tests(), [TestSummary(1, "math", 1), TestSummary(2, "python", 5)]
+        )
+        self.assertEqual(await store.list_results(), [result("alice", "math")])
 
-    @deferred_test
     async def test_sees_tests_another_connection_adds(self):
         """
-        The tests are kept in memory between requests, yet a test added or changed through
-        another connection (the admin command) is seen by the very next request.
+        If another connection (the admin command) adds Quiz, then replaces it with 2
+        questions, then the server's very next requests see number 3 and then 2 questions,
+        though it keeps the tests in memory.
         """
         server = await open_store(self)
         path = server.path
-        self.assertEqual(len(await server.list_tests()), 2)
+        self.assertEqual(await server.list_tests(), BUILTIN)
         admin = Store(reactor, path)
         await admin.start()
         await admin.add_test(QUIZ)
-        self.assertEqual((await server.list_tests())[-1], (3, "Quiz", 1))
+        self.assertEqual(await server.list_tests(), [*BUILTIN, TestSummary(3, "Quiz", 1)])
         self.assertEqual(await server.find_test("3"), QUIZ)
         await admin.add_test(Test("quiz", QUIZ.questions * 2), replace=True)
         await admin.close()
-        self.assertEqual(len((await server.find_test("QUIZ")).questions), 2)
+        self.assertEqual(await server.find_test("QUIZ"), Test("Quiz", QUIZ.questions * 2))
 
-    @deferred_test
     async def test_names_match_in_any_case(self):
+        """If a test is named kelvin, then "KeLvIn" finds it."""
         store = await open_store(self)
         await store.add_test(Test("kelvin", QUIZ.questions))
-        self.assertEqual((await store.find_test("KeLvIn")).name, "kelvin")
+        self.assertEqual(await store.find_test("KeLvIn"), Test("kelvin", QUIZ.questions))
 
-    @deferred_test
     async def test_test_without_questions_is_listed_not_taken(self):
+        """
+        If a test Empty has no questions, then EXAMS lists it as 3 with 0 questions, and
+        neither "3" nor "empty" finds it to take.
+        """
         store = await open_store(self)
         await store.add_test(Test("Empty", ()))
-        self.assertEqual((await store.list_tests())[-1], (3, "Empty", 0))
+        self.assertEqual(await store.list_tests(), [*BUILTIN, TestSummary(3, "Empty", 0)])
         self.assertIsNone(await store.find_test("3"))
         self.assertIsNone(await store.find_test("empty"))
 
 
 class ResultTests(unittest.TestCase):
-    @deferred_test
     async def test_record_and_list(self):
+        """If a graded and an abandoned result are stored, then both are listed, in order."""
         store = await open_store(self)
         await store.add_user("alice", "h")
         graded = result()
@@ -214,18 +292,44 @@ class ResultTests(unittest.TestCase):
         await store.record_result(abandoned)
         self.assertEqual(await store.list_results(), [graded, abandoned])
 
-    @deferred_test
-    async def test_unknown_user_is_an_error(self):
+    async def test_grade_with_one_decimal(self):
+        """
+        If alice answers a 3-question test with 2 right, then her result is stored and listed
+        with grade 66.7.
+        """
         store = await open_store(self)
-        with self.assertRaises(LookupError):
+        await store.add_user("alice", "h")
+        three = Test("Three", QUIZ.questions * 3)
+        await store.add_test(three)
+        attempt = Attempt(three, started="2026-02-03T10:00:00Z")
+        for letter in "BBA":
+            attempt.answer(letter)
+        await store.record_result(
+            Result("alice", "Three", "graded", attempt.correct, attempt.index, attempt.total,
+                   attempt.tenths / 10, attempt.started, "2026-02-03T10:01:00Z", "[::1]:4000")
+        )
+        self.assertEqual(
+            await store.list_results(),
+            [Result("alice", "Three", "graded", 2, 3, 3, 66.7, "2026-02-03T10:00:00Z",
+                    "2026-02-03T10:01:00Z", "[::1]:4000")],
+        )
+
+    async def test_unknown_user_is_an_error(self):
+        """
+        If a result names a user nobody registered, then it fails with LookupError "no user
+        'nobody' or test 'math' to record a result for", and nothing is stored.
+        """
+        store = await open_store(self)
+        with self.assertRaises(LookupError) as caught:
             await store.record_result(result("nobody"))
+        self.assertEqual(str(caught.exception),
+                         "no user 'nobody' or test 'math' to record a result for")
         self.assertEqual(await store.list_results(), [])
 
-    @deferred_test
     async def test_results_asked_for_together_fail_alone(self):
         """
-        Results that arrive while a write is under way are written together; one that cannot
-        be stored fails by itself and the others are stored.
+        If 4 results arrive together and the second names an unknown user, then that one
+        fails alone with LookupError and the other 3 are stored, in order.
         """
         store = await open_store(self)
         await store.add_user("alice", "h")
@@ -234,23 +338,24 @@ class ResultTests(unittest.TestCase):
         outcomes = [await w.addCallbacks(lambda _: "stored", lambda f: f.trap(LookupError).__name__)
                     for w in writes]
         self.assertEqual(outcomes, ["stored", "LookupError", "stored", "stored"])
-        stored = await store.list_results()
-        self.assertEqual([(r.username, r.test) for r in stored],
-                         [("alice", "math"), ("alice", "python"), ("alice", "math")])
+        self.assertEqual(await store.list_results(),
+                         [result(), result(test="python"), result()])
 
-    @deferred_test
     async def test_close_waits_for_writes_in_flight(self):
-        """Writes asked for before close are stored, not cut off."""
+        """If 20 results are being written when close is asked, then all 20 are stored."""
         store = await open_store(self)
         await store.add_user("alice", "h")
         writes = [store.record_result(result()) for _ in range(20)]
         await store.close()
-        self.assertTrue(all(w.called for w in writes))
-        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(20,)])
+        self.assertEqual([self.successResultOf(w) for w in writes], [None] * 20)
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"),
+                         [(20,)])
 
-    @deferred_test
     async def test_cancelled_call_still_waited_for_by_close(self):
-        """A caller may stop waiting; the write still happens and close waits for it."""
+        """
+        If the caller of a write cancels it, then it gets CancelledError, yet the write
+        happens (1 result) and close waits for it.
+        """
         store = await open_store(self)
         await store.add_user("alice", "h")
         release = backend_of(self).hold_result_writes(self, store.path)
@@ -261,7 +366,43 @@ class ResultTests(unittest.TestCase):
         self.assertFalse(closing.called)
         release()
         await closing
-        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"), [(1,)])
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"),
+                         [(1,)])
+
+
+class ConnectionCountTests(unittest.TestCase):
+    async def test_count_starts_with_the_database(self):
+        """
+        If the database is new, then its shared count is at 0 since the UTC second it was
+        created, written like 2026-04-01T12:00:00Z.
+        """
+        before = clock_now()
+        store = await open_store(self)
+        after = clock_now()
+        count = await store.connection_count()
+        assert_stored_time(self, count.since, before, after)
+        self.assertEqual(count, ConnectionCount(0, count.since))
+
+    async def test_restart_count(self):
+        """
+        If a count at 5 since 2020-01-02T03:04:05Z is restarted, then it is at 0 since the
+        UTC second of the restart, and the next connection is number 1.
+        """
+        store = await open_store(self)
+        for port in range(5):
+            await store.count_connection(f"127.0.0.1:{port}", 3)
+        backend_of(self).execute(
+            store.path, "UPDATE connection_count SET since = '2020-01-02T03:04:05Z'"
+        )
+        self.assertEqual(await store.connection_count(),
+                         ConnectionCount(5, "2020-01-02T03:04:05Z"))
+        before = clock_now()
+        await store.restart_count()
+        after = clock_now()
+        count = await store.connection_count()
+        assert_stored_time(self, count.since, before, after)
+        self.assertEqual(count, ConnectionCount(0, count.since))
+        self.assertEqual(await store.count_connection("10.0.0.1:1", 1), (1, ["10.0.0.1:1"]))
 
 
 class PostgresStoreCreationTests(OnPostgres, StoreCreationTests):
@@ -272,9 +413,13 @@ class PostgresUserTests(OnPostgres, UserTests):
     pass
 
 
-class PostgresExamStoreTests(OnPostgres, ExamStoreTests):
+class PostgresCatalogTests(OnPostgres, CatalogTests):
     pass
 
 
 class PostgresResultTests(OnPostgres, ResultTests):
+    pass
+
+
+class PostgresConnectionCountTests(OnPostgres, ConnectionCountTests):
     pass

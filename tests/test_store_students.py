@@ -6,31 +6,34 @@ dirs, and fresh PostgreSQL databases (the Postgres* classes).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
-from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
-from examtwist import store as store_module
-from examtwist.store import MIGRATIONS, Result, Store, StudentExists
-from examtwist.students import MAX_ID, SAMPLE_STUDENTS, Student
-from tests.support import OnPostgres, backend_of, open_store, temp_db
+from examtwist.storage import Result, StudentExists, UserSummary
+from examtwist.students import Student
+from tests.support import OnPostgres, backend_of, database_at, open_store
 
-SCHEMA_2_DUMP = os.path.join(os.path.dirname(__file__), "data", "schema2.sql")
-
-SARA = SAMPLE_STUDENTS[0]
+# The three samples of the original app, in ID order as list_students() gives them.
+SAMPLES = [Student("Karam", 1711, 23), Student("Sara", 1800, 23), Student("Ali", 1866, 23)]
+LARGEST_ID = 9223372036854775807  # 2**63 - 1: what a 64-bit integer column holds
 
 
 class StudentsTableTests(TestCase):
     async def test_new_database_has_the_samples(self):
-        """A new database knows Sara, Ali and Karam, so the lookup page works at once."""
+        """
+        If the database is new, then it knows Karam 1711, Sara 1800 and Ali 1866 (all 23), so
+        the lookup page works at once.
+        """
         store = await open_store(self)
-        self.assertEqual(await store.list_students(), sorted(SAMPLE_STUDENTS, key=lambda s: s.id))
+        self.assertEqual(await store.list_students(), SAMPLES)
         self.assertEqual(await store.get_student(1800), Student("Sara", 1800, 23))
 
     async def test_cleared_stays_cleared(self):
-        """The samples come with the table, not with every start: a cleared table stays empty."""
+        """
+        If the 3 students are cleared and the store opened again, then there are none: the
+        samples come with the table, not with every start.
+        """
         store = await open_store(self)
         self.assertEqual(await store.clear_students(), 3)
         await store.close()
@@ -39,82 +42,107 @@ class StudentsTableTests(TestCase):
         self.assertIsNone(await store.get_student(1800))
 
     async def test_add_and_get(self):
-        """Names are stored as they are: quotes and markup are only text."""
+        """
+        If a student's name holds quotes, markup and SQL, then it is stored and given back as
+        that very text, beside the 3 samples.
+        """
         store = await open_store(self)
         odd = Student("<script>alert(1)</script> O'Brien; DROP TABLE students", 5, 40)
         await store.add_student(odd)
         self.assertEqual(await store.get_student(5), odd)
-        self.assertIn(odd, await store.list_students())
-        self.assertEqual(len(await store.list_students()), 4)
+        self.assertEqual(await store.list_students(), [odd, *SAMPLES])
 
     async def test_add_taken_id(self):
-        """A taken ID fails and leaves the stored student as it was."""
+        """
+        If a student is added with the taken ID 1800, then StudentExists names the newcomer
+        and Sara stays as she was.
+        """
         store = await open_store(self)
-        with self.assertRaises(StudentExists):
+        with self.assertRaises(StudentExists) as caught:
             await store.add_student(Student("Impostor", 1800, 99))
-        self.assertEqual(await store.get_student(1800), SARA)
+        self.assertEqual(caught.exception.args, (Student("Impostor", 1800, 99),))
+        self.assertEqual(await store.get_student(1800), Student("Sara", 1800, 23))
 
     async def test_add_many_is_all_or_nothing(self):
+        """
+        If one of several new students has a taken ID (1866), then none of them is stored and
+        StudentExists names that one; without a clash, all are stored.
+        """
         store = await open_store(self)
         with self.assertRaises(StudentExists) as caught:
             await store.add_students([Student("New", 1, 20), Student("Clash", 1866, 20)])
         self.assertEqual(caught.exception.args[0], Student("Clash", 1866, 20))
         self.assertIsNone(await store.get_student(1))
         await store.add_students([Student("New", 1, 20), Student("Other", 2, 21)])
-        self.assertEqual([s.id for s in await store.list_students()], [1, 2, 1711, 1800, 1866])
+        self.assertEqual(
+            await store.list_students(),
+            [Student("New", 1, 20), Student("Other", 2, 21), *SAMPLES],
+        )
 
     async def test_replace_all(self):
-        """With replace, the new students take the place of all the stored ones."""
+        """If students are added with replace, then they are all there is: Sara B 1800, 30."""
         store = await open_store(self)
         await store.add_students([Student("Sara B", 1800, 30)], replace=True)
         self.assertEqual(await store.list_students(), [Student("Sara B", 1800, 30)])
 
     async def test_ids_beyond_storage(self):
-        """An ID the database cannot hold is nobody's; the largest it can hold works."""
+        """
+        If an ID is beyond what the database holds (2**63, 10**30, -1), then nobody has it;
+        the largest it holds, 9223372036854775807, is stored and found.
+        """
         store = await open_store(self)
-        for wanted in (MAX_ID + 1, 10**30, -1):
+        for wanted in (LARGEST_ID + 1, 10**30, -1):
             self.assertIsNone(await store.get_student(wanted))
-        await store.add_student(Student("Max", MAX_ID, 20))
-        self.assertEqual(await store.get_student(MAX_ID), Student("Max", MAX_ID, 20))
+        await store.add_student(Student("Max", LARGEST_ID, 20))
+        self.assertEqual(await store.get_student(LARGEST_ID), Student("Max", LARGEST_ID, 20))
 
     async def test_check(self):
-        """The health check's query answers with the schema version."""
+        """If the health check asks the schema version of a new database, then it is 4."""
         store = await open_store(self)
-        self.assertEqual(await store.schema_version(), len(store_module.MIGRATIONS))
+        self.assertEqual(await store.schema_version(), 4)
 
 
 class MigrationTests(TestCase):
     async def test_from_version_1(self):
         """
-        A database made before the students table gets it, with the samples, and keeps what
-        it had.
+        If a database made at schema 1 (before the students table) is opened, then it is
+        brought to schema 4 with the 3 samples, and keeps the account it had.
         """
-        path = await backend_of(self).new_database(self)
-        everything = store_module.MIGRATIONS
-        self.patch(store_module, "MIGRATIONS", everything[:1])
-        old = Store(reactor, path)
-        await old.start()
-        await old.add_user("alice", "hash")
-        self.assertEqual(await old.schema_version(), 1)
-        await old.close()
-
-        store_module.MIGRATIONS = everything
+        path = await database_at(self, 1)
+        backend_of(self).execute(
+            path,
+            "INSERT INTO users (username, password_hash, created_at)"
+            " VALUES ('alice', 'hash', '2025-09-01T08:00:00Z')",
+        )
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), len(everything))
+        self.assertEqual(await store.schema_version(), 4)
         self.assertEqual(await store.get_password_hash("alice"), "hash")
-        self.assertEqual(await store.list_students(), sorted(SAMPLE_STUDENTS, key=lambda s: s.id))
+        self.assertEqual(await store.list_students(), SAMPLES)
+
+
+# What a SQLite file of the release before PostgreSQL support held besides its schema and the
+# built-in tests: an account, a graded and an abandoned result, and a student of its own.
+SCHEMA_2_DATA = """
+INSERT INTO users VALUES (1, 'ada',
+    '$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', '2026-11-25T19:24:34Z');
+INSERT INTO results VALUES (1, 1, 1, 'graded', 4, 5, 5, 80.0, '2026-03-01T09:00:00Z',
+    '2026-03-01T09:04:10Z', '127.0.0.1:40001');
+INSERT INTO results VALUES (2, 1, 2, 'abandoned', 1, 2, 5, NULL, '2026-03-01T09:05:00Z',
+    '2026-03-01T09:06:00Z', '[::1]:40002');
+INSERT INTO students VALUES (42, 'Nadia Haddad', 19);
+"""
 
 
 class SchemaTwoFileTests(TestCase):
     """
-    A SQLite file made by the release before PostgreSQL support (schema 2, as sqlite3 dumped
-    it) opens as before: its data unchanged, the tables of later schemas added beside it.
+    A SQLite file made by the release before PostgreSQL support (schema 2) opens as before: its
+    data unchanged, the tables of later schemas added beside it.
     """
 
-    def schema_2_file(self) -> str:
-        path = temp_db(self)
-        with open(SCHEMA_2_DUMP) as f, sqlite3.connect(path) as db:
-            db.executescript(f.read())
+    async def schema_2_file(self) -> str:
+        path = await database_at(self, 2)
+        with sqlite3.connect(path) as db:
+            db.executescript(SCHEMA_2_DATA)
         db.close()
         return path
 
@@ -126,14 +154,23 @@ class SchemaTwoFileTests(TestCase):
         return rows, ddl
 
     async def test_data_unchanged(self):
-        path = self.schema_2_file()
+        """
+        If a schema 2 file is opened, then it is at schema 4 with its rows and its tables'
+        declarations as they were: student 42 and ada's two results among them.
+        """
+        path = await self.schema_2_file()
         rows_before, ddl_before = self.dump(path)
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), len(MIGRATIONS))
+        self.assertEqual(await store.schema_version(), 4)
         self.assertEqual(await store.get_student(42), Student("Nadia Haddad", 42, 19))
         self.assertEqual(
-            [(r.username, r.test, r.status, r.grade) for r in await store.list_results()],
-            [("ada", "math", "graded", 80.0), ("ada", "python", "abandoned", None)],
+            await store.list_results(),
+            [
+                Result("ada", "math", "graded", 4, 5, 5, 80.0, "2026-03-01T09:00:00Z",
+                       "2026-03-01T09:04:10Z", "127.0.0.1:40001"),
+                Result("ada", "python", "abandoned", 1, 2, 5, None, "2026-03-01T09:05:00Z",
+                       "2026-03-01T09:06:00Z", "[::1]:40002"),
+            ],
         )
         await store.close()
         rows_after, ddl_after = self.dump(path)
@@ -141,22 +178,33 @@ class SchemaTwoFileTests(TestCase):
         self.assertEqual({k: ddl_after[k] for k in ddl_before}, ddl_before)
 
     async def test_one_schema(self):
-        """A new file's tables are declared exactly as the migrated old file's."""
-        migrated = self.schema_2_file()
+        """
+        If one file is made at schema 2 and migrated, another made new, then every table and
+        index of theirs is declared in the same words.
+        """
+        migrated = await self.schema_2_file()
         await (await open_store(self, migrated)).close()
-        new = temp_db(self)
+        new = await backend_of(self).new_database(self)
         await (await open_store(self, new)).close()
         self.assertEqual(self.dump(new)[1], self.dump(migrated)[1])
 
     async def test_works_on(self):
-        """The server's work goes on in the old file: a result, a student, a count."""
-        store = await open_store(self, self.schema_2_file())
+        """
+        If a schema 2 file is opened, then the server's work goes on in it: ada's third
+        result, a fifth student, and connection 1 of a count with lucky number 1.
+        """
+        store = await open_store(self, await self.schema_2_file())
         await store.record_result(Result("ada", "math", "graded", 5, 5, 5, 100.0,
                                          "2026-03-02T09:00:00Z", "2026-03-02T09:03:00Z", "c"))
-        self.assertEqual((await store.list_users())[0].results, 3)
+        self.assertEqual(
+            await store.list_users(), [UserSummary("ada", "2026-11-25T19:24:34Z", 3)]
+        )
         await store.add_student(Student("Omar", 43, 20))
-        self.assertEqual(len(await store.list_students()), 5)
-        self.assertEqual((await store.count_connection("127.0.0.1:1", 1))[0], 1)
+        self.assertEqual(
+            await store.list_students(),
+            [Student("Nadia Haddad", 42, 19), Student("Omar", 43, 20), *SAMPLES],
+        )
+        self.assertEqual(await store.count_connection("127.0.0.1:1", 1), (1, ["127.0.0.1:1"]))
 
 
 class PostgresStudentsTableTests(OnPostgres, StudentsTableTests):

@@ -19,7 +19,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 
-from examtwist.store import Store
+from examtwist.storage import Store
 from examtwist.students import Student
 from examtwist.web import HEALTH_TIMEOUT, StudentLookup
 from tests.client_support import self_signed_certificate

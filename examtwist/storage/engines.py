@@ -1,11 +1,11 @@
 """
 What differs between the two databases examtwist runs on, and nothing else.
 
-store.py holds every query, written once: C{?} placeholders, and C{{id}}, C{{bigint}} and
-C{{float}} slots in its DDL. An engine says how to open a pool of connections to its database,
-fills in those slots, turns the placeholders into its driver's, and takes the lock that keeps a
-migration to itself. L{engine_for} picks one from what C{--db} says: a PostgreSQL URL, or else a
-SQLite file.
+The storage package holds every query, written once: C{?} placeholders, and C{{id}},
+C{{bigint}} and C{{float}} slots in its schema files. An engine says how to open a pool of
+connections to its database, fills in those slots, turns the placeholders into its driver's,
+and takes the lock that keeps a migration to itself. L{engine_for} picks one from what C{--db}
+says: a PostgreSQL URL, or else a SQLite file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from twisted.enterprise import adbapi
 from twisted.python import usage
+
+from examtwist.wire import host_port
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 URL_FORM = "postgresql://user@host:port/dbname"
@@ -199,7 +201,7 @@ def _import_psycopg(url: str):
 
 
 class _Placeholders:
-    """A transaction that takes store.py's C{?} placeholders, handing psycopg its C{%s}."""
+    """A transaction that takes the queries' C{?} placeholders, handing psycopg its C{%s}."""
 
     def __init__(self, txn) -> None:
         self._txn = txn
@@ -243,11 +245,13 @@ def _describe(params: dict[str, str]) -> str:
     """The URL without its password, to show in logs and messages."""
     user = params.get("user")
     host = params.get("host", "")
-    if ":" in host and "," not in host:
-        host = f"[{host}]"
     port = params.get("port")
-    where = host + (f":{port}" if port else "")
-    return f"postgresql://{quote(user, safe='') + '@' if user else ''}{where}/{params.get('dbname', '')}"
+    if port:
+        where = host_port(host, port)
+    else:
+        where = f"[{host}]" if ":" in host and "," not in host else host
+    who = quote(user, safe="") + "@" if user else ""
+    return f"postgresql://{who}{where}/{params.get('dbname', '')}"
 
 
 def _describe_roughly(url: str) -> str:

@@ -1,0 +1,35 @@
+"""The accounts students register and log in with: a name and an argon2id password hash."""
+
+from __future__ import annotations
+
+from examtwist.storage.records import UserSummary
+
+
+def add_user(txn, username: str, password_hash: str, now: str) -> bool:
+    """A new account; False if the name is taken (the database decides, for every node)."""
+    txn.execute(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (username) DO NOTHING",
+        (username, password_hash, now),
+    )
+    return txn.rowcount == 1
+
+
+def get_password_hash(txn, username: str) -> str | None:
+    txn.execute("SELECT password_hash FROM users WHERE username = ?", (username,))
+    row = txn.fetchone()
+    return row[0] if row else None
+
+
+def set_password_hash(txn, username: str, password_hash: str) -> None:
+    txn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
+
+
+def list_users(txn) -> list[UserSummary]:
+    """Every account by name, with how many results it has."""
+    txn.execute(
+        "SELECT username, created_at,"
+        " (SELECT count(*) FROM results WHERE results.user_id = users.id)"
+        " FROM users ORDER BY username"
+    )
+    return [UserSummary(*row) for row in txn.fetchall()]
