@@ -13,6 +13,7 @@ from twisted.web.server import Site
 
 from examtwist.protocol import ExamFactory
 from examtwist.tap import Options, makeService
+from examtwist.wire import Reply
 from tests.support import LOOPBACK, Twistd, connect, server_options
 
 
@@ -46,39 +47,50 @@ def socket_inodes_of(pid: int) -> set[str]:
 
 
 class WiringTests(SynchronousTestCase):
-    def test_web_option(self):
-        """--web defaults to port 5000 on loopback and takes any endpoint string."""
+    def test_web_option(self) -> None:
+        """
+        If --web is not given, then the web app listens on tcp:5000:interface=127.0.0.1; if it
+        is, then on the endpoint given (tcp6:8080:interface=\\:\\:1).
+        """
         options = Options()
         options.parseOptions([])
         self.assertEqual(options["web"], "tcp:5000:interface=127.0.0.1")
         options.parseOptions(["--web", "tcp6:8080:interface=\\:\\:1"])
         self.assertEqual(options["web"], "tcp6:8080:interface=\\:\\:1")
 
-    def test_both_listeners_on_the_one_reactor(self):
-        """makeService puts the exam factory and the web site on the reactor it is given."""
+    def test_both_listeners_on_the_one_reactor(self) -> None:
+        """
+        If makeService is given a reactor, then the exam service (port 6123) and the web app
+        (port 5123) both listen on that reactor, after the one desk they share.
+        """
         reactor = MemoryReactor()
         service = makeService(
             server_options(self, "--exam", "tcp:6123:interface=127.0.0.1",
                            "--web", "tcp:5123:interface=127.0.0.1"),
             reactor,
         )
-        for listener in service:
+        desk, *listeners = service
+        self.assertIs(desk, service.desk)
+        self.assertEqual([listener.what for listener in listeners], ["Exam service", "Web app"])
+        for listener in listeners:
             listener.privilegedStartService()
-        listening = {(port, type(factory), interface)
-                     for port, factory, _, interface in reactor.tcpServers}
+        listening = {(port, type(factory), backlog, interface)
+                     for port, factory, backlog, interface in reactor.tcpServers}
         self.assertEqual(
-            listening, {(6123, ExamFactory, "127.0.0.1"), (5123, Site, "127.0.0.1")}
+            listening,
+            {(6123, ExamFactory, 1024, "127.0.0.1"), (5123, Site, 1024, "127.0.0.1")},
         )
-        self.assertEqual([listener.what for listener in service], ["Exam service", "Web app"])
+        self.assertIs(service.factory.desk, service.desk)
 
 
 class OneProcessTests(TestCase):
     timeout = 60
 
-    async def test_one_process_serves_both_ports(self):
+    async def test_one_process_serves_both_ports(self) -> None:
         """
-        twistd started once answers on both ports; that one process holds both listening
-        sockets; stopping it closes both.
+        If twistd is started once, then it answers on both ports (a 220 greeting; the page
+        for ID 1711 names Karam), that one process holds both listening sockets, and
+        stopping it (SIGTERM) ends it by that signal and closes both.
         """
         if not os.path.exists("/proc/net/tcp"):
             raise self.skipTest("needs Linux /proc to see which process holds a socket")
@@ -88,7 +100,7 @@ class OneProcessTests(TestCase):
         self.assertNotEqual(exam_port, web_port)
 
         client = await connect(exam_port)
-        self.assertEqual(client.greeting.code, 220)
+        self.assertEqual(client.greeting, Reply(220, ("Welcome to the server!",)))
         response = await treq.post(
             f"http://{LOOPBACK}:{web_port}/handlelogin", data={"ID": "1711"}, persistent=False
         )
@@ -102,6 +114,9 @@ class OneProcessTests(TestCase):
             self.assertLessEqual(inodes, held, f"port {port} is held by another process")
 
         client.transport.loseConnection()
-        await twistd.terminate()
+        # twistd ends the way the signal asked: by SIGTERM (15), as a service manager expects.
+        self.assertIsNone(await twistd.terminate())
+        self.assertEqual(twistd.signal, 15)
         self.assertIn(b"Server Shut Down.", twistd.output)
-        self.assertEqual(listening_socket_inodes(exam_port) | listening_socket_inodes(web_port), set())
+        self.assertEqual(listening_socket_inodes(exam_port), set())
+        self.assertEqual(listening_socket_inodes(web_port), set())
