@@ -109,11 +109,11 @@ class ExamDesk(Service):
         Begin an attempt of the test EXAMS lists under this number, or with this name in any
         case. @raise NoSuchTest: (in the Deferred)
         """
-        return self.store.find_test(wanted).addCallback(self._started, username, address)
+        return self.store.find_test(wanted).addCallback(self._started, wanted, username, address)
 
-    def _started(self, test, username: str, address: str) -> Attempt:
+    def _started(self, test, wanted: str, username: str, address: str) -> Attempt:
         if test is None:
-            raise NoSuchTest(test)
+            raise NoSuchTest(wanted)
         return Attempt(test, started=utc_now(), username=username, address=address)
 
     def answer(self, attempt: Attempt, letter: str) -> tuple[Question, int, int] | Deferred[Grade]:
