@@ -16,7 +16,7 @@ from twisted.trial import unittest
 from examtwist.counting import Counted, counter_for
 from examtwist.desk import ExamDesk, Grade, NoSuchTest, UsernameTaken
 from examtwist.passwords import HashCost, PasswordHasher
-from examtwist.store import Result, Store, StoreClosed, TestSummary
+from examtwist.storage import Result, Store, StoreClosed, TestSummary
 from examtwist.students import Student
 from examtwist.testbank import BUILTIN_TESTS, Question, Test
 

@@ -20,6 +20,7 @@ from examtwist import storage
 from examtwist.storage import Store, UserSummary
 from examtwist.storage.engines import BadDatabase, PostgresEngine, engine_for
 from examtwist.tap import Options
+from examtwist.desk import ExamDesk
 from examtwist.web import StudentLookup
 from tests.support import (
     LOOPBACK,
@@ -133,7 +134,7 @@ class SilentServerTests(TestCase):
         url = f"postgresql://ann:{SECRET}@{LOOPBACK}:{port}/exams?connect_timeout=30"
         store = Store(reactor, url)
         started = store.start()
-        http = StubTreq(StudentLookup(store, reactor, health_timeout=0.5).resource())
+        http = StubTreq(StudentLookup(ExamDesk(store, None, None), reactor, health_timeout=0.5).resource())
         answered = []
         http.get(f"http://{LOOPBACK}/healthz").addCallback(answered.append)
         await eventually(lambda: http.flush() or answered)

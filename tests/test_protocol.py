@@ -21,7 +21,7 @@ from examtwist.attempts import Attempt
 from examtwist.counting import InMemoryCounter
 from examtwist.desk import Grade, NoSuchTest, UsernameTaken
 from examtwist.protocol import ExamFactory
-from examtwist.store import TestSummary
+from examtwist.storage import TestSummary
 from examtwist.testbank import BUILTIN_TESTS
 from examtwist.wire import Reply, ReplyParser
 

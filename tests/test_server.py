@@ -11,7 +11,7 @@ from twisted.internet.endpoints import TCP6ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
-from examtwist.store import Result, Store
+from examtwist.storage import Result, Store
 from examtwist.wire import Reply
 
 from tests.support import (

@@ -301,7 +301,7 @@ class ResultTests(unittest.TestCase):
         await store.add_user("alice", "h")
         three = Test("Three", QUIZ.questions * 3)
         await store.add_test(three)
-        attempt = Attempt(three, started="2026-02-03T10:00:00Z")
+        attempt = Attempt(three, started="2026-02-03T10:00:00Z", username="ada", address="127.0.0.1:4242")
         for letter in "BBA":
             attempt.answer(letter)
         await store.record_result(

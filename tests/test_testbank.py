@@ -61,13 +61,13 @@ class BuiltinExamTests(unittest.TestCase):
 class AttemptTests(unittest.TestCase):
     def test_counts_correct_answers(self):
         exam = BUILTIN_TESTS[0]
-        attempt = Attempt(exam, started="t")
+        attempt = Attempt(exam, started="t", username="ada", address="127.0.0.1:4242")
         finished = [attempt.answer(letter) for letter in "BDCAA"]
         self.assertEqual(finished, [False, False, False, False, True])
         self.assertEqual((attempt.correct, attempt.total), (4, 5))
 
     def test_undo_last_reopens_the_question(self):
-        attempt = Attempt(BUILTIN_TESTS[0], started="t")
+        attempt = Attempt(BUILTIN_TESTS[0], started="t", username="ada", address="127.0.0.1:4242")
         attempt.answer("B")
         attempt.undo_last(True)
         self.assertEqual((attempt.index, attempt.correct), (0, 0))

@@ -21,6 +21,7 @@ from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionP
 
 from examtwist.storage import Store
 from examtwist.students import Student
+from examtwist.desk import ExamDesk
 from examtwist.web import HEALTH_TIMEOUT, StudentLookup
 from tests.client_support import self_signed_certificate
 from tests.support import LOOPBACK, listening_port, start_server, temp_db
@@ -323,7 +324,7 @@ class StuckStoreTests(TestCase):
         clock = MemoryReactorClock()
         stuck = Store(clock, temp_db(self))
         stuck.start()
-        http = StubTreq(StudentLookup(stuck, clock).resource())
+        http = StubTreq(StudentLookup(ExamDesk(stuck, None, None), clock).resource())
         answer = http.get(f"http://{LOOPBACK}/healthz")
         clock.advance(HEALTH_TIMEOUT - 0.1)
         http.flush()
