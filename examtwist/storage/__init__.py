@@ -93,6 +93,8 @@ class Store:
         """
         if self._closed or self._pool is None:
             return fail(StoreClosed())
+        if self._schema_work.called:
+            return self._track(self._pool.runInteraction(self._engine.run, interaction, *args))
         return self._track(
             self._after_schema().addCallback(
                 lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)

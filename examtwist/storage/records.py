@@ -5,7 +5,7 @@ stored as.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
 from typing import NamedTuple
 
 # Every time the database holds is UTC text in this one format.
@@ -13,7 +13,16 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+    """Now, to the second, as every stored time is written (formatted once a second)."""
+    global _now
+    second = int(time.time())
+    kept = _now
+    if kept[0] != second:
+        kept = _now = (second, time.strftime(TIME_FORMAT, time.gmtime(second)))
+    return kept[1]
+
+
+_now: tuple[int | None, str] = (None, "")
 
 
 class TestExists(Exception):
