@@ -75,7 +75,7 @@ class ExamDesk(Service):
         return ensureDeferred(self._register(username, password, address))
 
     async def _register(self, username: str, password: str, address: str) -> None:
-        if await self.store.get_password_hash(username) is not None:
+        if await self.store.username_taken(username):
             raise UsernameTaken(username)
         password_hash = await self.hasher.hash(password)
         # The database decides a race between two registrations of one name.

@@ -133,6 +133,17 @@ class AccountTests(DeskTestCase):
         self.assertIs(await self.desk.log_in("alice", "two", ADDRESS), False)
         self.assertIs(await self.desk.log_in("alice", "one", ADDRESS), True)
 
+    async def test_name_taken_ignoring_case(self) -> None:
+        """
+        If ada registers, then Ada and ADA fail with UsernameTaken (protocol 1.1), and LOGIN
+        still matches exactly: Ada with ada's password is refused (False).
+        """
+        await self.student("ada", "lovelace 1815")
+        for name in ("Ada", "ADA"):
+            await self.assertFailure(self.desk.register(name, "other pw", ADDRESS), UsernameTaken)
+        self.assertIs(await self.desk.log_in("Ada", "lovelace 1815", ADDRESS), False)
+        self.assertIs(await self.desk.log_in("ada", "lovelace 1815", ADDRESS), True)
+
     async def test_registration_race(self) -> None:
         """
         If "twin" is registered twice at once (both find the name free, then meet at the
@@ -349,7 +360,7 @@ class LookupTests(DeskTestCase):
 
     async def test_check(self) -> None:
         """If the database answers, then the health check fires with its schema version, 4."""
-        self.assertEqual(await self.desk.check(), 4)
+        self.assertEqual(await self.desk.check(), 5)
 
 
 class PostgresAccountTests(OnPostgres, AccountTests):

@@ -26,7 +26,7 @@ from examtwist.storage import (
     UserSummary,
 )
 from examtwist.testbank import BUILTIN_TESTS, Question, Test
-from tests.support import OnPostgres, backend_of, open_store, temp_db
+from tests.support import OnPostgres, backend_of, database_at, open_store, temp_db
 
 QUIZ = Test("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
 BUILTIN = [TestSummary(1, "math", 5), TestSummary(2, "python", 5)]
@@ -140,13 +140,40 @@ class UserTests(unittest.TestCase):
         self.assertFalse(await store.add_user("alice", "h2"))
         self.assertEqual(await store.get_password_hash("alice"), "h1")
 
-    async def test_names_are_case_sensitive(self):
-        """If alice and Alice register, then they are two accounts: hashes "h1" and "h2"."""
+    async def test_names_are_unique_ignoring_case(self):
+        """
+        If alice exists, then Alice and ALICE are refused (False) and taken; logging in still
+        matches the name exactly: Alice has no hash, alice keeps "h1".
+        """
         store = await open_store(self)
         self.assertTrue(await store.add_user("alice", "h1"))
-        self.assertTrue(await store.add_user("Alice", "h2"))
-        self.assertEqual(await store.get_password_hash("Alice"), "h2")
+        self.assertFalse(await store.add_user("Alice", "h2"))
+        self.assertEqual(
+            [await store.username_taken(name) for name in ("alice", "ALICE", "Alic", "bob")],
+            [True, True, False, False],
+        )
+        self.assertIsNone(await store.get_password_hash("Alice"))
         self.assertEqual(await store.get_password_hash("alice"), "h1")
+
+    async def test_accounts_of_version_1_differing_in_case_keep_working(self):
+        """
+        If a database made before schema 5 holds Ada and ada (version 1 allowed it), then after
+        the migration both keep their hashes "h1" and "h2", both names are taken, and a new
+        ADA is refused.
+        """
+        db = await database_at(self, 4)
+        backend_of(self).execute(
+            db,
+            "INSERT INTO users (username, password_hash, created_at) VALUES"
+            " ('Ada', 'h1', '2026-01-01T00:00:00Z'), ('ada', 'h2', '2026-01-02T00:00:00Z')",
+        )
+        store = await open_store(self, db)
+        self.assertEqual(
+            [await store.get_password_hash("Ada"), await store.get_password_hash("ada")],
+            ["h1", "h2"],
+        )
+        self.assertEqual([await store.username_taken(n) for n in ("ada", "Ada")], [True, True])
+        self.assertFalse(await store.add_user("ADA", "h3"))
 
     async def test_sql_in_values_is_data(self):
         """

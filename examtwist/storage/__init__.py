@@ -129,6 +129,10 @@ class Store:
         """Store a new account (C{insert_user} of the original); False if the name is taken."""
         return self._run(accounts.add_user, username, password_hash, utc_now())
 
+    def username_taken(self, username: str) -> Deferred[bool]:
+        """Whether an account has this name, ignoring case."""
+        return self._run(accounts.username_taken, username)
+
     def get_password_hash(self, username: str) -> Deferred[str | None]:
         """The stored hash of an account (C{query_user} of the original), None if none."""
         return self._run(accounts.get_password_hash, username)

@@ -6,13 +6,25 @@ from examtwist.storage.records import UserSummary
 
 
 def add_user(txn, username: str, password_hash: str, now: str) -> bool:
-    """A new account; False if the name is taken (the database decides, for every node)."""
+    """
+    A new account; False if the name is taken, ignoring case (the database decides, for every
+    node). Usernames are ASCII, so Python's and the database's lower() agree.
+    """
     txn.execute(
-        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (username) DO NOTHING",
-        (username, password_hash, now),
+        "INSERT INTO users (username, username_folded, password_hash, created_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (username, username.lower(), password_hash, now),
     )
     return txn.rowcount == 1
+
+
+def username_taken(txn, username: str) -> bool:
+    """Whether an account has this name, ignoring case."""
+    txn.execute(
+        "SELECT 1 FROM users WHERE username_folded = ? OR username = ?",
+        (username.lower(), username),
+    )
+    return txn.fetchone() is not None
 
 
 def get_password_hash(txn, username: str) -> str | None:
