@@ -7,6 +7,9 @@ from twisted.internet.task import Clock
 from twisted.trial import unittest
 
 from examtwist.throttle import Sizes, Throttle, Throttled, client_of
+from examtwist.wire import Reply
+
+from tests.support import connect_from, start_server
 
 ATTACKER = "127.0.0.2:40000"
 HONEST = "127.0.0.3:40000"
@@ -27,7 +30,7 @@ class BackoffTests(unittest.TestCase):
         self.clock = Clock()
         self.throttle = Throttle(self.clock)
 
-    def fail(self, username="ada", address=ATTACKER):
+    def guess_wrong(self, username="ada", address=ATTACKER):
         self.throttle.check_login(username, address)
         self.throttle.login_failed(username, address)
 
@@ -37,23 +40,23 @@ class BackoffTests(unittest.TestCase):
         failures are free and the waits after the next ones are 1, 2, 4, 8, 16, 32, 60, 60 s.
         """
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         waits = []
         for _ in range(8):
             seconds = waited(self.throttle.check_login, "ada", ATTACKER)
             waits.append(seconds)
             self.clock.advance(seconds)
-            self.fail()
+            self.guess_wrong()
         self.assertEqual(waits, [1, 2, 4, 8, 16, 32, 60, 60])
 
     def test_wait_is_the_real_wait_rounded_up(self):
         """If 2.5 s of a 4 s wait have passed, then the wait given is 2 s; after 4 s, none."""
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         self.clock.advance(1)
-        self.fail()
+        self.guess_wrong()
         self.clock.advance(2)
-        self.fail()  # the 7th failure: 4 s until the next try
+        self.guess_wrong()  # the 7th failure: 4 s until the next try
         self.clock.advance(2.5)
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 2)
         self.clock.advance(1.5)
@@ -62,7 +65,7 @@ class BackoffTests(unittest.TestCase):
     def test_a_fraction_of_a_second_is_1_s(self):
         """If 0.9 s of a 1 s wait have passed, then the wait given is 1 s, never 0."""
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         self.clock.advance(0.9)
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 1)
 
@@ -72,9 +75,9 @@ class BackoffTests(unittest.TestCase):
         127.0.0.3 is let through at once, and so is bob from 127.0.0.2.
         """
         for _ in range(12):
-            self.fail()
+            self.guess_wrong()
             self.clock.advance(60)
-        self.fail()
+        self.guess_wrong()
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 60)
         self.assertIsNone(waited(self.throttle.check_login, "ada", HONEST))
         self.assertIsNone(waited(self.throttle.check_login, "bob", ATTACKER))
@@ -82,14 +85,14 @@ class BackoffTests(unittest.TestCase):
     def test_success_clears_the_backoff(self):
         """If ada fails 6 times, waits 2 s and logs in, then her next 5 failures are free again."""
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         self.clock.advance(1)
-        self.fail()
+        self.guess_wrong()
         self.clock.advance(2)
         self.throttle.check_login("ada", ATTACKER)
         self.throttle.login_succeeded("ada", ATTACKER)
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 1)
 
     def test_logins_sent_at_once_count_before_they_are_answered(self):
@@ -107,15 +110,15 @@ class BackoffTests(unittest.TestCase):
         failures are free again.
         """
         for _ in range(12):
-            self.fail()
+            self.guess_wrong()
             self.clock.advance(60)
-        self.fail()
+        self.guess_wrong()
         self.clock.advance(899)
-        self.fail()
+        self.guess_wrong()
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 60)
         self.clock.advance(900)
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 1)
 
     def test_clock_set_back(self):
@@ -125,9 +128,9 @@ class BackoffTests(unittest.TestCase):
         """
         self.clock.advance(7200)
         for _ in range(12):
-            self.fail()
+            self.guess_wrong()
             self.clock.advance(60)
-        self.fail()
+        self.guess_wrong()
         self.clock.rightNow -= 3600
         self.assertEqual(waited(self.throttle.check_login, "ada", ATTACKER), 60)
         self.clock.advance(60)
@@ -137,13 +140,13 @@ class BackoffTests(unittest.TestCase):
         """If the back-off is 5 s up to 30 s, then after 5 free failures the waits are 5, 10, 20, 30 s."""
         self.throttle = Throttle(self.clock, login_backoff=5, login_backoff_max=30)
         for _ in range(5):
-            self.fail()
+            self.guess_wrong()
         waits = []
         for _ in range(4):
             seconds = waited(self.throttle.check_login, "ada", ATTACKER)
             waits.append(seconds)
             self.clock.advance(seconds)
-            self.fail()
+            self.guess_wrong()
         self.assertEqual(waits, [5, 10, 20, 30])
 
 
@@ -416,3 +419,73 @@ class MemoryTests(unittest.TestCase):
         throttle.login_failed("ada", ATTACKER)
         throttle.begin_registration(ATTACKER)
         self.assertEqual(throttle.sizes(), Sizes(1, 1, 1))
+
+
+class ServerTests(unittest.TestCase):
+    """The real server in this process, clients on 127.0.0.2 and 127.0.0.3."""
+
+    async def test_attacker_held_back_while_the_student_logs_in(self):
+        """
+        If 127.0.0.2 guesses ada's password 5 times, then its next LOGIN of ada, even with
+        the right password, is answered 454 (the connection's third failure 421), while ada
+        logs in from 127.0.0.3 at once and bob from 127.0.0.2.
+        """
+        service, port = await start_server(self, "--login-backoff", "30")
+        for name in ["ada", "bob"]:
+            student = await connect_from(port, "127.0.0.3")
+            self.assertEqual(await student.ask(f"REGISTER {name} lovelace 1815"),
+                             Reply(231, ("Successfully registered!",)))
+            student.transport.loseConnection()
+        wrong = Reply(535, ("Invalid username and/or password",))
+        closed = Reply(421, ("Too many failed attempts",))
+        first = await connect_from(port, "127.0.0.2")
+        self.assertEqual(
+            [await first.ask(f"LOGIN ada guess{i}") for i in range(3)], [wrong, wrong, closed])
+        second = await connect_from(port, "127.0.0.2")
+        self.assertEqual([await second.ask(f"LOGIN ada guess{i}") for i in range(3, 5)],
+                         [wrong, wrong])
+        second.transport.loseConnection()
+        third = await connect_from(port, "127.0.0.2")
+        held = Reply(454, ("Too many failed attempts, try again in 30 s",))
+        self.assertEqual(
+            [await third.ask(line) for line in ["LOGIN ada guess5", "LOGIN ada lovelace 1815",
+                                                "LOGIN ada guess6"]],
+            [held, held, closed],
+        )
+        honest = await connect_from(port, "127.0.0.3")
+        self.assertEqual(await honest.ask("LOGIN ada lovelace 1815"),
+                         Reply(230, ("Successfully logged in!",)))
+        other = await connect_from(port, "127.0.0.2")
+        self.assertEqual(await other.ask("LOGIN bob lovelace 1815"),
+                         Reply(230, ("Successfully logged in!",)))
+        for client in (honest, other):
+            client.transport.loseConnection()
+
+    async def test_registrations_from_one_address(self):
+        """
+        If 127.0.0.2 may register 2 an hour, and has made one account and tried a taken name,
+        then its next REGISTER, even one with bad arguments, is answered "454 Too many
+        registrations, try again in 1800 s"; LOGIN still works, a logged-in connection still
+        gets 503, and 127.0.0.3 registers at once.
+        """
+        service, port = await start_server(self, "--max-registrations-per-address", "2")
+        registered = Reply(231, ("Successfully registered!",))
+        first = await connect_from(port, "127.0.0.2")
+        self.assertEqual(await first.ask("REGISTER one lovelace 1815"), registered)
+        self.assertEqual(await first.ask("REGISTER two lovelace 1815"),
+                         Reply(503, ("Already logged in",)))
+        second = await connect_from(port, "127.0.0.2")
+        self.assertEqual(await second.ask("REGISTER one lovelace 1815"),
+                         Reply(553, ("Username already exists",)))
+        held = Reply(454, ("Too many registrations, try again in 1800 s",))
+        self.assertEqual(
+            [await second.ask(line) for line in ["REGISTER two lovelace 1815", "REGISTER",
+                                                 "LOGIN one lovelace 1815"]],
+            [held, held, Reply(230, ("Successfully logged in!",))],
+        )
+        self.assertEqual(await first.ask("REGISTER three lovelace 1815"),
+                         Reply(503, ("Already logged in",)))
+        elsewhere = await connect_from(port, "127.0.0.3")
+        self.assertEqual(await elsewhere.ask("REGISTER two lovelace 1815"), registered)
+        for client in (first, second, elsewhere):
+            client.transport.loseConnection()
