@@ -11,13 +11,16 @@ which one machine usually holds whole):
    the record belongs to a username I{and} a client.
  - failed logins of one client, whatever the usernames: C{N} per C{WINDOW} seconds, C{N} of
    them at once, then one more every C{WINDOW / N} seconds.
- - registrations of one client: the same kind of limit.
+ - registrations of one client: the same kind of limit. Every C{REGISTER} that gets as far as
+   the username counts, whether it makes an account or finds the name taken (which tells the
+   client something too).
 
 It is pure logic on an injected clock (anything with C{seconds()}, the reactor or a
 L{twisted.internet.task.Clock}): it never waits and schedules nothing. Each record is a table
 of at most C{size} entries; entries that no longer hold anything back are dropped, and at the
 cap the entry touched longest ago is forgotten (that client, or that username from that
-client, starts afresh).
+client, starts afresh). An entry costs about 380 bytes in the back-off (a 32-character
+username) and 175 in the others: under 40 MB for all three tables at 50,000 entries each.
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ class _Table:
                 if now - self._warned >= 60:
                     self._warned = now
                     log.warn("The table of {what} is full ({size} entries): forgetting the"
-                             " oldest ({n} so far)", what=self.what, size=self.size, n=self.forgotten)
+                             " oldest ({n} so far)",
+                             what=self.what, size=self.size, n=self.forgotten)
         entries[key] = value
 
     def discard(self, key) -> None:
@@ -258,8 +262,7 @@ class Throttle:
 
     def begin_registration(self, address: str) -> None:
         """
-        Let a C{REGISTER} through and count it, whether it makes an account or finds the name
-        taken (that too tells the client something).
+        Let a C{REGISTER} through and count it, whatever its outcome.
         @raise Throttled: as L{check_registration}.
         """
         if self._registrations is not None:

@@ -137,7 +137,10 @@ class BackoffTests(unittest.TestCase):
         self.assertIsNone(waited(self.throttle.check_login, "ada", ATTACKER))
 
     def test_other_settings(self):
-        """If the back-off is 5 s up to 30 s, then after 5 free failures the waits are 5, 10, 20, 30 s."""
+        """
+        If the back-off is 5 s up to 30 s, then after 5 free failures the waits are 5, 10, 20
+        and 30 s.
+        """
         self.throttle = Throttle(self.clock, login_backoff=5, login_backoff_max=30)
         for _ in range(5):
             self.guess_wrong()
