@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from examtwist.attempts import Attempt
 from examtwist.storage import Result, utc_now
 from examtwist.testbank import Question
+from examtwist.throttle import Throttle
 from examtwist.wire import format_grade
 
 log = Logger()
@@ -43,10 +44,11 @@ class ExamDesk(Service):
     password pool on start and closes them on stop.
     """
 
-    def __init__(self, store, hasher, counter) -> None:
+    def __init__(self, store, hasher, counter, throttle: Throttle | None = None) -> None:
         self.store = store
         self.hasher = hasher
         self.counter = counter
+        self.throttle = throttle or Throttle.off()
 
     @property
     def lucky(self) -> int:
@@ -70,11 +72,19 @@ class ExamDesk(Service):
         """Count a connection: fires with its number and, for the lucky one, the addresses."""
         return self.counter.count(address)
 
+    def check_registration(self, address: str) -> None:
+        """@raise examtwist.throttle.Throttled: too many registrations from there lately."""
+        self.throttle.check_registration(address)
+
     def register(self, username: str, password: str, address: str) -> Deferred[None]:
-        """@raise UsernameTaken: (in the Deferred)"""
+        """
+        @raise UsernameTaken: (in the Deferred)
+        @raise examtwist.throttle.Throttled: (in the Deferred) before anything else is done.
+        """
         return ensureDeferred(self._register(username, password, address))
 
     async def _register(self, username: str, password: str, address: str) -> None:
+        self.throttle.begin_registration(address)
         if await self.store.username_taken(username):
             raise UsernameTaken(username)
         password_hash = await self.hasher.hash(password)
@@ -84,15 +94,22 @@ class ExamDesk(Service):
         log.info("Account {user} created from {address}", user=username, address=address)
 
     def log_in(self, username: str, password: str, address: str) -> Deferred[bool]:
-        """Fires with whether the password is right; a right one stored with old settings is
-        hashed again with the current ones."""
+        """
+        Fires with whether the password is right; a right one stored with old settings is
+        hashed again with the current ones.
+        @raise examtwist.throttle.Throttled: (in the Deferred) before any hashing, when this
+            username from there, or any from there, failed too often lately.
+        """
         return ensureDeferred(self._log_in(username, password, address))
 
     async def _log_in(self, username: str, password: str, address: str) -> bool:
+        self.throttle.check_login(username, address)
         stored = await self.store.get_password_hash(username)
         ok, new_hash = await self.hasher.verify(password, stored)
         if not ok:
+            self.throttle.login_failed(username, address)
             return False
+        self.throttle.login_succeeded(username, address)
         if new_hash is not None:
             await self.store.set_password_hash(username, new_hash)
             log.info("Rehashed the password of {user} with the current settings", user=username)

@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from examtwist.counting import ordinal
 from examtwist.desk import NoSuchTest, UsernameTaken
 from examtwist.lines import OrderedLineReceiver
+from examtwist.throttle import Throttled
 from examtwist.wire import (
     MAX_LINE,
     USERNAME_RULE,
@@ -137,38 +138,58 @@ class ExamProtocol(OrderedLineReceiver):
         self.reply(212, "Available tests:", *lines, "End of list")
 
     def do_REGISTER(self, argument: str):
+        if self.user is None:  # docs/protocol.md: 503, then 454, then the rest
+            try:
+                self.desk.check_registration(self.address)
+            except Throttled as e:
+                return self._too_many_registrations(e)
         credentials = self._credentials("REGISTER", argument)
         if credentials is not None:
             return self.desk.register(*credentials, self.address).addCallbacks(
                 self._registered, self._taken, callbackArgs=(credentials[0],)
             )
 
+    def _too_many_registrations(self, throttled: Throttled) -> None:
+        log.info("Registration from {address} held back {n} s", address=self.address,
+                 n=throttled.seconds)
+        self.reply(454, f"Too many registrations, try again in {throttled.seconds} s")
+
     def _registered(self, _, username: str) -> None:
         self.user = username
         self.reply(231, "Successfully registered!")
 
     def _taken(self, failure) -> None:
-        failure.trap(UsernameTaken)
+        if failure.trap(UsernameTaken, Throttled) is Throttled:
+            return self._too_many_registrations(failure.value)
         self.reply(553, "Username already exists")
 
     def do_LOGIN(self, argument: str):
         credentials = self._credentials("LOGIN", argument)
         if credentials is not None:
-            return self.desk.log_in(*credentials, self.address).addCallback(
-                self._logged_in, credentials[0]
+            return self.desk.log_in(*credentials, self.address).addCallbacks(
+                self._logged_in, self._login_throttled,
+                callbackArgs=(credentials[0],), errbackArgs=(credentials[0],),
             )
 
     def _logged_in(self, ok: bool, username: str) -> None:
         if ok:
             self.user = username
             return self.reply(230, "Successfully logged in!")
+        self._login_failed(username, 535, "Invalid username and/or password")
+
+    def _login_throttled(self, failure, username: str) -> None:
+        failure.trap(Throttled)
+        seconds = failure.value.seconds
+        self._login_failed(username, 454, f"Too many failed attempts, try again in {seconds} s")
+
+    def _login_failed(self, username: str, code: int, text: str) -> None:
         self.failed_logins += 1
-        log.info("Failed login {count} for {user} from {address}",
-                 count=self.failed_logins, user=username, address=self.address)
+        log.info("Failed login {count} for {user} from {address}: {code}",
+                 count=self.failed_logins, user=username, address=self.address, code=code)
         if self.failed_logins >= MAX_FAILED_LOGINS:
             self.close(format_reply(421, "Too many failed attempts"))
         else:
-            self.reply(535, "Invalid username and/or password")
+            self.reply(code, text)
 
     def _credentials(self, verb: str, argument: str) -> tuple[str, str] | None:
         """Username and password from the line, or None after a 503 or 501 reply."""

@@ -16,6 +16,7 @@ from examtwist.protocol import ExamFactory
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.storage import Store
+from examtwist.throttle import FREE_FAILURES, Throttle
 from examtwist.web import StudentLookup
 
 
@@ -33,7 +34,15 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 _positive_int.coerceDoc = "Must be 1 or more."
+_count.coerceDoc = "0 turns it off."
 _seconds.coerceDoc = "Seconds; 0 turns it off."
 
 
@@ -54,6 +63,22 @@ class Options(usage.Options):
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+        ["login-backoff", None, 1.0,
+         f"After {FREE_FAILURES} failed logins in a row of one username from one address, its"
+         " next LOGIN waits this long, doubled by each further failure.", _seconds],
+        ["login-backoff-max", None, 60.0, "The longest wait of that back-off.", _seconds],
+        ["max-failures-per-address", None, 300,
+         "Failed logins one address may make in --failures-window, whatever the usernames;"
+         " then one more each window/N seconds.", _count],
+        ["failures-window", None, 300.0, "Seconds of --max-failures-per-address.", _seconds],
+        ["max-registrations-per-address", None, 600,
+         "Accounts one address may register in --registrations-window; then one more each"
+         " window/N seconds.", _count],
+        ["registrations-window", None, 3600.0,
+         "Seconds of --max-registrations-per-address.", _seconds],
+        ["throttle-table-size", None, 50_000,
+         "Addresses (and usernames per address) each throttle remembers; at the cap the one"
+         " seen longest ago is forgotten.", _positive_int],
     ]
 
     def postOptions(self) -> None:
@@ -87,7 +112,17 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     store = Store(reactor, config["db"])
     if hasher is None:
         hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
-    desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]))
+    throttle = Throttle(
+        reactor,
+        login_backoff=config["login-backoff"],
+        login_backoff_max=config["login-backoff-max"],
+        failures_per_address=config["max-failures-per-address"],
+        failures_window=config["failures-window"],
+        registrations_per_address=config["max-registrations-per-address"],
+        registrations_window=config["registrations-window"],
+        size=config["throttle-table-size"],
+    )
+    desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle)
     factory = ExamFactory(reactor, desk, config["idle-timeout"])
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])

@@ -289,6 +289,18 @@ async def connect(port: int, host: str = LOOPBACK, greeting: bool = True) -> Rep
     return client
 
 
+async def connect_from(port: int, source: str, greeting: bool = True) -> ReplyClient:
+    """
+    Connect from another loopback address (127.0.0.2, 127.0.0.3, ...), as if from another
+    machine: the client socket is bound to it before connecting.
+    """
+    endpoint = TCP4ClientEndpoint(reactor, LOOPBACK, port, bindAddress=(source, 0))
+    client = await connectProtocol(endpoint, ReplyClient())
+    if greeting:
+        client.greeting = await client.reply()
+    return client
+
+
 async def logged_in(port: int, username: str, password: str = "correct horse") -> ReplyClient:
     """A connection with a freshly registered user."""
     client = await connect(port)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -23,6 +23,7 @@ from examtwist.desk import Grade, NoSuchTest, UsernameTaken
 from examtwist.protocol import ExamFactory
 from examtwist.storage import TestSummary
 from examtwist.testbank import BUILTIN_TESTS
+from examtwist.throttle import Throttled
 from examtwist.wire import Reply, ReplyParser
 
 WELCOME = Reply(220, ("Welcome to the server!",))
@@ -115,6 +116,9 @@ class FakeDesk:
         self.results: list[Stored] = []
         self.slow = False
         self.broken: Exception | None = None
+        # Seconds the throttle makes a LOGIN or a REGISTER wait; None lets them through.
+        self.login_wait: float | None = None
+        self.registration_wait: float | None = None
         self._waiting: list[tuple] = []
 
     def release(self) -> None:
@@ -133,6 +137,10 @@ class FakeDesk:
     def greet(self, address: str) -> Deferred:
         return self._later(self._counter.count, address)
 
+    def check_registration(self, address: str) -> None:
+        if self.registration_wait is not None:
+            raise Throttled(self.registration_wait)
+
     def register(self, username: str, password: str, address: str) -> Deferred:
         self.calls.append(("register", username, password, address))
         return self._later(self._register, username, password)
@@ -144,6 +152,8 @@ class FakeDesk:
 
     def log_in(self, username: str, password: str, address: str) -> Deferred:
         self.calls.append(("log_in", username, password, address))
+        if self.login_wait is not None:
+            return fail(Throttled(self.login_wait))
         return self._later(lambda: self.passwords.get(username) == password)
 
     def list_tests(self) -> Deferred:
@@ -506,6 +516,43 @@ class RegisterTests(ProtocolTestCase):
         for line in ["REGISTER bob pw", "REGISTER", "LOGIN alice pw", "login !!"]:
             self.assertEqual(c.ask(line), ALREADY_LOGGED_IN, line)
         self.assertEqual(self.desk.calls, [("register", "alice", "pw", FIRST)])
+
+
+class ThrottledTests(ProtocolTestCase):
+    def test_login_held_back(self):
+        """
+        If the desk's throttle holds a LOGIN back for 7.2 s, then C{454 Too many failed
+        attempts, try again in 8 s}, and it counts as a failure: with two 535s before it, the
+        connection gets C{421 Too many failed attempts} and closes instead.
+        """
+        self.registered("alice", "right")
+        c = self.connect()
+        self.desk.login_wait = 7.2
+        self.assertEqual(
+            c.ask("LOGIN alice right"),
+            Reply(454, ("Too many failed attempts, try again in 8 s",)),
+        )
+        self.desk.login_wait = None
+        self.assertEqual(c.ask("LOGIN alice wrong"), INVALID_LOGIN)
+        self.desk.login_wait = 1
+        self.assertEqual((c.ask("LOGIN alice right"), c.closing), (TOO_MANY_FAILURES, True))
+
+    def test_registration_held_back_before_usage(self):
+        """
+        If the throttle holds registrations from this address back for 30 s, then even a
+        REGISTER with bad arguments gets C{454 Too many registrations, try again in 30 s}
+        (protocol.md's order: 503, then 454, then 501), and nothing reaches the desk; a
+        logged-in connection still gets 503.
+        """
+        c = self.connect()
+        self.desk.registration_wait = 30
+        self.assertEqual(c.ask("REGISTER bad"),
+                         Reply(454, ("Too many registrations, try again in 30 s",)))
+        self.assertEqual(self.desk.calls, [])
+        self.desk.registration_wait = None
+        logged = self.registered("bob", "pw")
+        self.desk.registration_wait = 30
+        self.assertEqual(logged.ask("REGISTER x y"), Reply(503, ("Already logged in",)))
 
 
 class LoginTests(ProtocolTestCase):
