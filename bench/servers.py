@@ -117,14 +117,32 @@ async def _wait_for_port(process, log: Path, pattern: re.Pattern, name: str) -> 
     raise ServerFailed(f"{name} did not start listening:\n{tail}")
 
 
+# What protects a server from hostile students would also stop the bench's own load, which
+# comes from one address and registers thousands of accounts: off, in the trees that have it,
+# except where a scenario measures the protection itself. A file of the tree says it has it.
+PROTECTIONS_OFF = {
+    "examtwist/throttle.py": ["--max-registrations-per-address", "0",
+                              "--max-failures-per-address", "0", "--login-backoff", "0"],
+}
+
+
+def protections_off(tree: str | None) -> list[str]:
+    root = Path(tree or ROOT)
+    return [option for path, options in PROTECTIONS_OFF.items() if (root / path).exists()
+            for option in options]
+
+
 def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
-              hash_rounds: int = 2, kind: str = "exam") -> Contender:
+              hash_rounds: int = 2, kind: str = "exam", protected: bool = False) -> Contender:
     """
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
     measure an earlier version beside this one). Its port is the exam port, or with
-    C{kind="web"} the web lookup's: both listen on a free port.
+    C{kind="web"} the web lookup's: both listen on a free port. Unless C{protected}, the limits
+    against hostile students are off.
     """
     hash_options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+    if not protected:
+        hash_options += protections_off(tree)
     # A tree from before the web lookup has no --web option.
     has_web = (Path(tree or ROOT) / "examtwist" / "web.py").exists()
     web_options = ["--web", f"tcp:0:interface={HOST}"] if has_web else []
