@@ -58,7 +58,8 @@ class Browser:
         for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
             options.add_argument(flag)
         self.base = base
-        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
+                                       options=options)
         self.driver.set_page_load_timeout(20)
 
     def quit(self) -> None:
@@ -75,7 +76,8 @@ class Browser:
         field = self.driver.find_element(By.NAME, "ID")
         field.clear()
         field.send_keys(typed)
-        return self._click_through(self.driver.find_element(By.XPATH, "//button[normalize-space()='GO!']"))
+        go = self.driver.find_element(By.XPATH, "//button[normalize-space()='GO!']")
+        return self._click_through(go)
 
     def follow(self, link_text: str) -> dict:
         from selenium.webdriver.common.by import By
