@@ -345,6 +345,17 @@ class Twistd(ProcessProtocol):
 # need a program from outside Python.
 
 MATH_KEY = "BDCAC"  # the built-in math test's answers, in order
+# The built-in math test's questions as the server sends them after TAKE math and each answer.
+MATH_QUESTIONS = (
+    Reply(350, ("Question 1 of 5", "What is 12 * 12?", "A) 124", "B) 144", "C) 132", "D) 142")),
+    Reply(350, ("Question 2 of 5", "The sum of the first N odd numbers is:", "A) (N*(N+1))/2",
+                "B) N^2 + N", "C) N^2 + 2*N", "D) N^2")),
+    Reply(350, ("Question 3 of 5", "What is the square root of 169?", "A) 12", "B) 14", "C) 13",
+                "D) 17")),
+    Reply(350, ("Question 4 of 5", "Solve for x: 3x + 7 = 22", "A) 5", "B) 6", "C) 4", "D) 7")),
+    Reply(350, ("Question 5 of 5", "A rectangle is 8 cm long and 5 cm wide.",
+                "What is its area?", "A) 13 cm^2", "B) 26 cm^2", "C) 40 cm^2", "D) 45 cm^2")),
+)
 
 
 def admin_path() -> str:
