@@ -43,8 +43,8 @@ class TwistdTests(unittest.TestCase):
         """
         If a student registers, takes math (80.0), starts python, and then twistd gets
         SIGTERM, then the student reads "421 Server shutting down", twistd ends by that signal
-        after logging "Server Shut Down." and no traceback, and the database keeps the graded math, the
-        abandoned python and an argon2id hash of the password.
+        after logging "Server Shut Down." and no traceback, and the database keeps the graded
+        math, the abandoned python and an argon2id hash of the password.
         """
         server = Twistd.spawn(self, "--lucky", "1")
         ports = await server.started
