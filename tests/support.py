@@ -365,14 +365,14 @@ def admin_path() -> str:
 
 def require(testcase, missing: str | None) -> None:
     """
-    Go on if C{missing} is None. Otherwise skip the test, saying what is missing; in CI (CI
+    Go on if nothing is C{missing} (None or ""). Otherwise skip the test, saying what is missing; in CI (CI
     set), where .ci/run installs everything the tests need, fail it with that message instead,
     as L{PostgresBackend.skip} does, so that CI never passes on a test it did not run.
     """
-    if missing is None:
+    if not missing:
         return
     if os.environ.get("CI"):
-        testcase.fail(f"{missing}; CI runs this test, so .ci/run must install it")
+        testcase.fail(f"{missing} (CI is set: in CI this test must run, not skip)")
     raise SkipTest(missing)
 
 
