@@ -365,9 +365,9 @@ def admin_path() -> str:
 
 def require(testcase, missing: str | None) -> None:
     """
-    Go on if nothing is C{missing} (None or ""). Otherwise skip the test, saying what is missing; in CI (CI
-    set), where .ci/run installs everything the tests need, fail it with that message instead,
-    as L{PostgresBackend.skip} does, so that CI never passes on a test it did not run.
+    Go on if nothing is C{missing} (None or ""). Otherwise skip the test, saying what is
+    missing; in CI (CI set), which has everything the tests need, fail it with that message
+    instead, as L{PostgresBackend.skip} does, so that CI never passes on a test it did not run.
     """
     if not missing:
         return
