@@ -175,9 +175,9 @@ class ClusterTests(OnPostgres, TestCase):
         ])
         self.assertIn(b"Server Shut Down.", a.output)
         url = urlsplit(self.db)
-        self.assertTrue(url.password, "the tests' PostgreSQL URL carries a password to hide")
-        for node in (a, b):
-            self.assertNotIn(url.password.encode(), node.output)
+        if url.password:  # pg-throwaway's and CI's URLs have one; a trusted local user may not
+            for node in (a, b):
+                self.assertNotIn(url.password.encode(), node.output)
         self.assertIn(f"Using the database postgresql://{url.username}@{url.hostname}:{url.port}"
                       f"{url.path}\n".encode(), a.output)
 
