@@ -23,6 +23,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import SkipTest
 
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.wire import Reply, ReplyParser
@@ -383,3 +384,83 @@ class Twistd(ProcessProtocol):
             self.transport.signalProcess("KILL")
             return self.ended
         return None
+
+
+# Added for the tests that used to borrow these from other test modules, and for tests that
+# need a program from outside Python.
+
+MATH_KEY = "BDCAC"  # the built-in math test's answers, in order
+# The built-in math test's questions as the server sends them after TAKE math and each answer.
+MATH_QUESTIONS = (
+    Reply(350, ("Question 1 of 5", "What is 12 * 12?", "A) 124", "B) 144", "C) 132", "D) 142")),
+    Reply(350, ("Question 2 of 5", "The sum of the first N odd numbers is:", "A) (N*(N+1))/2",
+                "B) N^2 + N", "C) N^2 + 2*N", "D) N^2")),
+    Reply(350, ("Question 3 of 5", "What is the square root of 169?", "A) 12", "B) 14", "C) 13",
+                "D) 17")),
+    Reply(350, ("Question 4 of 5", "Solve for x: 3x + 7 = 22", "A) 5", "B) 6", "C) 4", "D) 7")),
+    Reply(350, ("Question 5 of 5", "A rectangle is 8 cm long and 5 cm wide.",
+                "What is its area?", "A) 13 cm^2", "B) 26 cm^2", "C) 40 cm^2", "D) 45 cm^2")),
+)
+
+
+def admin_path() -> str:
+    """The C{examtwist} admin command installed beside this Python."""
+    return os.path.join(os.path.dirname(sys.executable), "examtwist")
+
+
+def require(testcase, missing: str | None) -> None:
+    """
+    Go on if nothing is C{missing} (None or ""). Otherwise skip the test, saying what is
+    missing; in CI (CI set), which has everything the tests need, fail it with that message
+    instead, as L{PostgresBackend.skip} does, so that CI never passes on a test it did not run.
+    """
+    if not missing:
+        return
+    if os.environ.get("CI"):
+        testcase.fail(f"{missing} (CI is set: in CI this test must run, not skip)")
+    raise SkipTest(missing)
+
+
+class WatchedTwistd(Twistd):
+    """
+    L{Twistd}, and C{logged(text)}: a Deferred that fires once its log shows C{text}, so that a
+    test waits for what it expects instead of looking again and again.
+    """
+
+    def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
+        super().__init__(expect)
+        self._watchers: list[tuple[str, Deferred]] = []
+
+    def outReceived(self, data: bytes) -> None:
+        Twistd.outReceived(self, data)
+        log = self.output.decode("utf-8", "replace")
+        for watch in list(self._watchers):
+            if watch[0] in log:
+                self._watchers.remove(watch)
+                watch[1].callback(log)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        watchers, self._watchers = self._watchers, []
+        for text, d in watchers:
+            d.errback(AssertionError(f"twistd ended before logging {text!r}:\n"
+                                     f"{self.output.decode('utf-8', 'replace')}"))
+        Twistd.processEnded(self, reason)
+
+    def logged(self, text: str, timeout: float = 20.0) -> Deferred[str]:
+        """Fires with the whole log so far once it holds C{text}; fails after C{timeout} s."""
+        log = self.output.decode("utf-8", "replace")
+        if text in log:
+            return succeed(log)
+        d: Deferred[str] = Deferred()
+        watch = (text, d)
+        self._watchers.append(watch)
+
+        def too_late(result, after: float):
+            if watch in self._watchers:
+                self._watchers.remove(watch)
+            raise AssertionError(f"no {text!r} in twistd's log after {after} s:\n"
+                                 f"{self.output.decode('utf-8', 'replace')}")
+
+        return d.addTimeout(timeout, reactor, onTimeoutCancel=too_late)

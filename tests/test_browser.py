@@ -6,7 +6,7 @@ Selenium blocks, so every browser step runs in a thread (deferToThread) while th
 reading twistd's log. Screenshots of each page land in _trial_temp/screenshots/.
 
 Where Debian's chromium and chromium-driver are missing these tests skip and say so; in CI
-(CI set), where .ci/run installs them, a missing browser fails instead.
+(CI set), where .ci/run installs them, a missing browser fails instead (L{require}).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import re
 
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
+from twisted.internet.defer import gatherResults
 from twisted.internet.threads import deferToThread
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from examtwist.students import Student
-from tests.support import LOOPBACK, Twistd, open_store, temp_dir
+from tests.support import LOOPBACK, WatchedTwistd, open_store, require, temp_dir
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -33,6 +32,7 @@ CHROMIUM_FLAGS = [
 # Relative to where trial runs the tests: _trial_temp.
 SCREENSHOTS = "screenshots"
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+TITLE = "Student ID lookup"
 
 
 def missing_browser() -> str | None:
@@ -58,7 +58,8 @@ class Browser:
         for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
             options.add_argument(flag)
         self.base = base
-        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
+                                       options=options)
         self.driver.set_page_load_timeout(20)
 
     def quit(self) -> None:
@@ -75,7 +76,8 @@ class Browser:
         field = self.driver.find_element(By.NAME, "ID")
         field.clear()
         field.send_keys(typed)
-        return self._click_through(self.driver.find_element(By.XPATH, "//button[normalize-space()='GO!']"))
+        go = self.driver.find_element(By.XPATH, "//button[normalize-space()='GO!']")
+        return self._click_through(go)
 
     def follow(self, link_text: str) -> dict:
         from selenium.webdriver.common.by import By
@@ -138,98 +140,143 @@ class BrowserTests(TestCase):
     timeout = 120
 
     async def setUp(self):
-        missing = missing_browser()
-        if missing and os.environ.get("CI"):
-            self.fail(f"{missing}; .ci/run should have installed them")
-        if missing:
-            raise SkipTest(missing)
-        self.twistd = Twistd.spawn(self, "--db", "examtwist.db", expect=("Exam service", "Web app"))
+        require(self, missing_browser())
+        self.twistd = WatchedTwistd.spawn(self, "--db", "examtwist.db",
+                                          expect=("Exam service", "Web app"))
         ports = await self.twistd.started
         self.db = os.path.join(self.twistd.cwd, "examtwist.db")
-        base = f"http://{LOOPBACK}:{ports['Web app']}"
-        self.browser = await deferToThread(Browser, base, temp_dir(self))
+        self.base = f"http://{LOOPBACK}:{ports['Web app']}"
+        self.browser = await deferToThread(Browser, self.base, temp_dir(self))
         self.addCleanup(deferToThread, self.browser.quit)
 
     def step(self, method, *args):
         return deferToThread(method, *args)
 
+    def shows(self, path: str, title: str, h1: str, *, message=None, cells=None, field=None,
+              focused=None, width: int = 800) -> dict:
+        """
+        A page as L{Browser.page} reads it: at C{path} on this test's twistd, no alert, no
+        script, as wide as the window and no wider.
+        """
+        return {"url": self.base + path, "title": title, "alert": None, "h1": h1,
+                "message": message, "cells": cells or {}, "field": field, "focused": focused,
+                "scripts": 0, "viewport": width, "page_width": width}
+
     async def test_lookup(self):
-        """Open /, land on the focused form, type an ID, click GO!, read the name."""
+        """
+        If a person opens /, types 1800 and clicks GO!, then they land on the focused form at
+        /login, then see "Welcome, Sara" with Sara, 1800, 23; "Look up another ID" brings back
+        the empty, focused form.
+        """
         page = await self.step(self.browser.open, "/")
-        self.assertTrue(page["url"].endswith("/login"), page["url"])
-        self.assertEqual(page["h1"], "Enter your university ID number")
-        self.assertEqual(page["focused"], "ID")
+        self.assertEqual(page, self.shows("/login", TITLE, "Enter your university ID number",
+                                          field="", focused="ID"))
         await self.step(self.browser.screenshot, "login")
 
         page = await self.step(self.browser.submit, "1800")
-        self.assertEqual(page["h1"], "Welcome, Sara")
-        self.assertEqual(page["cells"], {"name": "Sara", "student-id": "1800", "age": "23"})
-        self.assertIn("Sara", page["title"])
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "Sara · Student ID lookup", "Welcome, Sara",
+            cells={"name": "Sara", "student-id": "1800", "age": "23"},
+        ))
         await self.step(self.browser.screenshot, "student")
 
         page = await self.step(self.browser.follow, "Look up another ID")
-        self.assertTrue(page["url"].endswith("/login"), page["url"])
-        self.assertEqual((page["focused"], page["field"]), ("ID", ""))
+        self.assertEqual(page, self.shows("/login", TITLE, "Enter your university ID number",
+                                          field="", focused="ID"))
 
     async def test_unknown_id(self):
-        """An unknown ID shows the error page, with what was typed kept and focused."""
+        """
+        If a person looks up 4242, which no student has, then the page says "No such student",
+        keeps 4242 in the focused field, and a lookup of 1866 from there shows Ali.
+        """
         await self.step(self.browser.open, "/login")
         page = await self.step(self.browser.submit, "4242")
-        self.assertEqual(page["h1"], "No such student")
-        self.assertIn("No student has the ID 4242", page["message"])
-        self.assertEqual((page["field"], page["focused"]), ("4242", "ID"))
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "No such student · Student ID lookup", "No such student",
+            message="No student has the ID 4242. Check the number and try again.",
+            field="4242", focused="ID",
+        ))
         await self.step(self.browser.screenshot, "error")
 
         page = await self.step(self.browser.submit, "1866")
-        self.assertEqual(page["cells"]["name"], "Ali")
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "Ali · Student ID lookup", "Welcome, Ali",
+            cells={"name": "Ali", "student-id": "1866", "age": "23"},
+        ))
 
     async def test_not_an_id(self):
-        """A typo gets the page that says what an ID looks like, the typo still in the field."""
+        """
+        If a person types the typo 18OO, then the page says "That is not a university ID" and
+        what an ID looks like, with 18OO still in the field; "Back to the start" shows the form.
+        """
         await self.step(self.browser.open, "/login")
         page = await self.step(self.browser.submit, "18OO")
-        self.assertEqual(page["h1"], "That is not a university ID")
-        self.assertIn("whole number of 1 to 19 digits", page["message"])
-        self.assertEqual(page["field"], "18OO")
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "That is not a university ID · Student ID lookup",
+            "That is not a university ID",
+            message="An ID has digits only. A university ID is a whole number of 1 to 19 digits,"
+                    " like 1800.",
+            field="18OO", focused="ID",
+        ))
         await self.step(self.browser.screenshot, "error-400")
         page = await self.step(self.browser.follow, "Back to the start")
-        self.assertEqual(page["h1"], "Enter your university ID number")
+        self.assertEqual(page, self.shows("/login", TITLE, "Enter your university ID number",
+                                          field="", focused="ID"))
 
     async def test_script_name_is_text(self):
-        """A student named like a script is shown as those characters; nothing runs."""
+        """
+        If a student is named <script>alert(1)</script>, then looking up their ID shows those
+        characters as the name, no alert pops up, and the page has 0 scripts.
+        """
         name = "<script>alert(1)</script>"
         store = await open_store(self, self.db)
         await store.add_student(Student(name, 666, 20))
         await store.close()
         await self.step(self.browser.open, "/login")
         page = await self.step(self.browser.submit, "666")
-        self.assertEqual(page["cells"]["name"], name)
-        self.assertEqual((page["alert"], page["scripts"]), (None, 0))
+        self.assertEqual(page, self.shows(
+            "/handlelogin", f"{name} · Student ID lookup", f"Welcome, {name}",
+            cells={"name": name, "student-id": "666", "age": "20"},
+        ))
 
     async def test_phone(self):
-        """On a phone the pages fit the screen's width: nothing to scroll sideways."""
+        """
+        If the pages are laid out on a phone 390 pixels wide, then the form, a student and an
+        error page are each 390 pixels wide: nothing to scroll sideways.
+        """
         await self.step(self.browser.as_phone)
-        for typed, shot in [(None, "login-phone"), ("1711", "student-phone"), ("99", "error-phone")]:
-            page = await self.step(self.browser.open, "/login")
-            if typed:
-                page = await self.step(self.browser.submit, typed)
-            self.assertEqual(page["viewport"], PHONE["width"], shot)
-            self.assertLessEqual(page["page_width"], PHONE["width"], shot)
-            await self.step(self.browser.screenshot, shot)
+        page = await self.step(self.browser.open, "/login")
+        self.assertEqual(page, self.shows("/login", TITLE, "Enter your university ID number",
+                                          field="", focused="ID", width=390))
+        await self.step(self.browser.screenshot, "login-phone")
+
+        page = await self.step(self.browser.submit, "1711")
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "Karam · Student ID lookup", "Welcome, Karam",
+            cells={"name": "Karam", "student-id": "1711", "age": "23"}, width=390,
+        ))
+        await self.step(self.browser.screenshot, "student-phone")
+
+        await self.step(self.browser.open, "/login")
+        page = await self.step(self.browser.submit, "99")
+        self.assertEqual(page, self.shows(
+            "/handlelogin", "No such student · Student ID lookup", "No such student",
+            message="No student has the ID 99. Check the number and try again.",
+            field="99", focused="ID", width=390,
+        ))
+        await self.step(self.browser.screenshot, "error-phone")
 
     async def test_no_missing_files(self):
         """
-        The browser fetches the icon the page names, and nothing it asks for is missing.
+        If a person opens / and looks up 1800, then twistd's access log shows the redirect,
+        the form, the icon the page names and the lookup, each answered 302 or 200: nothing
+        the browser asked for is missing.
         """
         await self.step(self.browser.open, "/")
         await self.step(self.browser.submit, "1800")
-        requests = await self.requests_until(("GET", "/favicon.ico", "200"))
-        self.assertEqual([r for r in requests if r[2].startswith(("4", "5"))], [])
-
-    async def requests_until(self, wanted: tuple[str, str, str], seconds: float = 20.0):
-        """The requests twistd's access log shows, once C{wanted} is among them."""
-        for _ in range(int(seconds / 0.1)):
-            requests = re.findall(r'"(GET|POST) (\S+) HTTP/1.1" (\d{3})', self.twistd.output.decode())
-            if wanted in requests:
-                return requests
-            await deferLater(reactor, 0.1)
-        self.fail(f"no {wanted} in the access log: {requests}")
+        await gatherResults([self.twistd.logged('"GET /favicon.ico HTTP/1.1" 200'),
+                             self.twistd.logged('"POST /handlelogin HTTP/1.1" 200')])
+        requests = re.findall(r'"(GET|POST) (\S+) HTTP/1.1" (\d{3})', self.twistd.output.decode())
+        self.assertEqual(set(requests), {("GET", "/", "302"), ("GET", "/login", "200"),
+                                         ("GET", "/favicon.ico", "200"),
+                                         ("POST", "/handlelogin", "200")})

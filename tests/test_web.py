@@ -6,6 +6,7 @@ process as twistd would build it, and treq talks HTTP to it on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 
-from examtwist.storage import Store
+from examtwist.storage import Store, StoreClosed
 from examtwist.students import Student
 from examtwist.desk import ExamDesk
 from examtwist.web import HEALTH_TIMEOUT, StudentLookup
@@ -27,6 +28,7 @@ from tests.client_support import self_signed_certificate
 from tests.support import LOOPBACK, listening_port, start_server, temp_db
 
 SQL_INJECTION = "1800' OR '1'='1"
+ACCESS = re.compile(r'"([A-Z]+ \S+ HTTP/1.1)" (\d{3}) ')
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -41,6 +43,8 @@ class Page(HTMLParser):
         self.buttons: list[str] = []
         self.labels: dict[str, str] = {}
         self.links: list[str] = []
+        self.metas: dict[str, str | None] = {}
+        self.cells: list[str] = []
         self._open: list[tuple[str, str | None]] = []
         self.feed(html)
 
@@ -52,11 +56,15 @@ class Page(HTMLParser):
         if tag in ("meta", "link", "br"):
             if tag == "link":
                 self.links.append(attrs.get("href"))
+            if tag == "meta" and "name" in attrs:
+                self.metas[attrs["name"]] = attrs.get("content")
             return
         if tag == "form":
             self.forms.append(attrs)
         if tag == "a":
             self.links.append(attrs.get("href"))
+        if tag == "td" and attrs.get("id"):
+            self.cells.append(attrs["id"])
         key = attrs.get("id") or (attrs.get("class") and "." + attrs["class"]) or tag
         if tag == "label":
             key = "label:" + attrs.get("for", "")
@@ -72,6 +80,20 @@ class Page(HTMLParser):
     def handle_data(self, data):
         for _, key in self._open:
             self.texts[key] += data
+
+    def shown(self) -> dict:
+        """
+        The page as a person reads it: title, heading, message, the student's table, what the
+        ID field holds, and where its links go.
+        """
+        return {
+            "title": self.texts.get("title"),
+            "h1": self.texts.get("h1"),
+            "message": self.texts.get(".message"),
+            "cells": {key: self.texts[key] for key in self.cells},
+            "field": self.inputs["ID"]["value"] if "ID" in self.inputs else None,
+            "links": self.links,
+        }
 
 
 async def fetch(method: str, url: str, **kwargs):
@@ -104,164 +126,253 @@ class WebTestCase(TestCase):
         return response, Page(body.decode("utf-8"))
 
     def logged(self, words: str) -> list[str]:
+        """The log lines that hold C{words}, in order."""
         return [text for text in map(formatEvent, self.events) if words in text]
+
+    def requests(self) -> list[tuple[str, str]]:
+        """The access log's requests and their status codes, in order."""
+        return [match.groups() for match in map(ACCESS.search, map(formatEvent, self.events))
+                if match]
+
+
+# The texts every page of the lookup shows.
+TITLE = "Student ID lookup"
+ID_RULE = "A university ID is a whole number of 1 to 19 digits, like 1800."
+# Every page names the icon; a student's page and the error pages link back to the form.
+ICON = "/favicon.ico"
+
+
+def student_page(name: str, student_id: str, age: str) -> dict:
+    return {"title": f"{name} · {TITLE}", "h1": f"Welcome, {name}", "message": None,
+            "cells": {"name": name, "student-id": student_id, "age": age}, "field": None,
+            "links": [ICON, "/login"]}
+
+
+def error_page(heading: str, message: str, typed: str = "") -> dict:
+    return {"title": f"{heading} · {TITLE}", "h1": heading, "message": message, "cells": {},
+            "field": typed, "links": [ICON, "/login"]}
 
 
 class PageTests(WebTestCase):
     async def test_root_redirects_to_login(self):
-        response, _ = await self.get("/")
-        self.assertEqual((response.code, header(response, "location")), (302, "/login"))
+        """If a browser asks for /, then it is sent to /login with a 302 and an empty body."""
+        response, body = await self.get("/")
+        self.assertEqual((response.code, header(response, "location"), body), (302, "/login", b""))
 
     async def test_login_form(self):
-        """One labelled text field named ID, focused, and a GO! button posting to /handlelogin."""
+        """
+        If a browser asks for /login, then it gets 200 and "Enter your university ID number"
+        over one labelled, focused, empty text field named ID and a GO! button posting to
+        /handlelogin, laid out for the device's width.
+        """
         response, body = await self.get("/login")
         self.assertEqual(response.code, 200)
         page = Page(body.decode())
-        self.assertEqual(page.texts["h1"], "Enter your university ID number")
+        self.assertEqual(page.shown(), {"title": TITLE, "h1": "Enter your university ID number",
+                                        "message": None, "cells": {}, "field": "",
+                                        "links": [ICON]})
         self.assertEqual(page.forms, [{"action": "/handlelogin", "method": "post"}])
-        self.assertEqual(list(page.inputs), ["ID"])
-        field = page.inputs["ID"]
-        self.assertEqual((field["type"], field["id"], field["value"]), ("text", "ID", ""))
-        self.assertIn("autofocus", field)
+        self.assertEqual(page.inputs, {"ID": {
+            "id": "ID", "name": "ID", "type": "text", "inputmode": "numeric",
+            "autocomplete": "off", "spellcheck": "false", "autofocus": "", "required": "",
+            "value": "",
+        }})
         self.assertEqual(page.texts["label:ID"], "University ID")
         self.assertEqual(page.buttons, ["GO!"])
-        self.assertIn("width=device-width", body.decode())
+        self.assertEqual(page.metas, {"viewport": "width=device-width, initial-scale=1"})
 
     async def test_found(self):
-        """A stored ID shows that student's name, ID and age."""
+        """If someone looks up 1800, then the page (200) shows Sara, 1800, 23 and links back."""
         response, page = await self.look_up("1800")
-        self.assertEqual(response.code, 200)
-        self.assertEqual(page.texts["h1"], "Welcome, Sara")
-        self.assertEqual(
-            (page.texts["name"], page.texts["student-id"], page.texts["age"]), ("Sara", "1800", "23")
-        )
-        self.assertIn("/login", page.links)
+        self.assertEqual((response.code, page.shown()), (200, student_page("Sara", "1800", "23")))
 
     async def test_found_as_typed_loosely(self):
-        """Spaces around the ID and leading zeros are forgiven."""
+        """
+        If someone types "  0042 " for Nadia's ID 42, then the spaces and leading zeros are
+        forgiven: 200 and Nadia, 42, 19.
+        """
         await self.store.add_student(Student("Nadia", 42, 19))
         response, page = await self.look_up("  0042 ")
-        self.assertEqual((response.code, page.texts["name"]), (200, "Nadia"))
+        self.assertEqual((response.code, page.shown()), (200, student_page("Nadia", "42", "19")))
 
     async def test_unknown_id(self):
-        """404: the error page says no student has it, keeps what was typed, and links back."""
+        """
+        If someone looks up 4242, which no student has, then they get 404 and a page saying
+        so, with 4242 kept in the focused field and a link back.
+        """
         response, page = await self.look_up("4242")
-        self.assertEqual(response.code, 404)
-        self.assertIn("No student has the ID 4242", page.texts[".message"])
-        self.assertEqual(page.inputs["ID"]["value"], "4242")
-        self.assertIn("autofocus", page.inputs["ID"])
-        self.assertIn("/login", page.links)
+        self.assertEqual((response.code, page.shown()), (404, error_page(
+            "No such student", "No student has the ID 4242. Check the number and try again.",
+            "4242",
+        )))
+        self.assertEqual(page.inputs["ID"], {
+            "id": "ID", "name": "ID", "type": "text", "inputmode": "numeric",
+            "autocomplete": "off", "spellcheck": "false", "autofocus": "", "required": "",
+            "value": "4242",
+        })
 
     async def test_not_an_id(self):
-        """400 for empty, non-integer and overlong IDs: the page says what an ID looks like."""
+        """
+        If someone types nothing, letters, a sign, a point, an injection, Arabic-Indic digits
+        or 20 digits, then they get 400 and a page that says what is wrong and what an ID
+        looks like, with what they typed kept in the field.
+        """
         for typed, reason in [
-            ("", "No ID was typed"),
-            ("Sara", "digits only"),
-            ("-1800", "digits only"),
-            ("18.00", "digits only"),
-            (SQL_INJECTION, "digits only"),
-            ("\u0661\u0668\u0660\u0660", "digits only"),
-            ("1" * 20, "longer than 19 digits"),
+            ("", "No ID was typed."),
+            ("Sara", "An ID has digits only."),
+            ("-1800", "An ID has digits only."),
+            ("18.00", "An ID has digits only."),
+            (SQL_INJECTION, "An ID has digits only."),
+            ("\u0661\u0668\u0660\u0660", "An ID has digits only."),
+            ("1" * 20, "That is longer than 19 digits."),
         ]:
             response, page = await self.look_up(typed)
-            self.assertEqual(response.code, 400, typed)
-            message = page.texts[".message"]
-            self.assertIn(reason, message)
-            self.assertIn("A university ID is a whole number of 1 to 19 digits, like 1800.", message)
-            self.assertEqual(page.inputs["ID"]["value"], typed)
+            self.assertEqual(
+                (response.code, page.shown()),
+                (400, error_page("That is not a university ID", f"{reason} {ID_RULE}", typed)),
+                typed,
+            )
 
     async def test_missing_field(self):
-        """A post without the ID field at all is a 400 like an empty one."""
+        """If a post has no ID field at all, then it is a 400 that says no ID was typed."""
         response, body = await fetch("POST", self.base + "/handlelogin", data={"name": "Sara"})
-        self.assertEqual(response.code, 400)
-        self.assertIn("No ID was typed", Page(body.decode()).texts[".message"])
+        self.assertEqual((response.code, Page(body.decode()).shown()), (400, error_page(
+            "That is not a university ID", f"No ID was typed. {ID_RULE}",
+        )))
 
     async def test_huge_input_not_echoed_whole(self):
-        """A pasted novel is refused, and only its start is put back in the field."""
+        """
+        If someone pastes 100,000 nines, then they get 400 and only the first 64 are put back
+        in the field.
+        """
         response, page = await self.look_up("9" * 100_000)
-        self.assertEqual(response.code, 400)
-        self.assertEqual(page.inputs["ID"]["value"], "9" * 64)
+        self.assertEqual((response.code, page.shown()), (400, error_page(
+            "That is not a university ID", f"That is longer than 19 digits. {ID_RULE}", "9" * 64,
+        )))
 
     async def test_sql_injection_is_only_text(self):
-        """The classic injection neither finds a student nor changes any."""
+        """
+        If someone types 1800' OR '1'='1, then it is refused (400) as not an ID, and the
+        students stay Sara, Ali and Karam.
+        """
         response, page = await self.look_up(SQL_INJECTION)
         self.assertEqual(response.code, 400)
-        self.assertEqual(len(await self.store.list_students()), 3)
+        self.assertEqual(sorted(await self.store.list_students()), [
+            Student("Ali", 1866, 23), Student("Karam", 1711, 23), Student("Sara", 1800, 23),
+        ])
 
     async def test_names_are_escaped(self):
-        """A student named like a script is shown as text: the page has no script element."""
+        """
+        If a student is named <script>alert(1)</script>, then their page (200) shows that name
+        as text, escaped in the markup, and has no script element.
+        """
         await self.store.add_student(Student(SCRIPT, 666, 20))
         response, body = await fetch("POST", self.base + "/handlelogin", data={"ID": "666"})
         html = body.decode()
-        self.assertEqual(response.code, 200)
+        self.assertEqual((response.code, Page(html).shown()),
+                         (200, student_page(SCRIPT, "666", "20")))
         self.assertNotIn("<script", html)
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
-        self.assertEqual(Page(html).texts["name"], SCRIPT)
 
     async def test_typed_text_is_escaped(self):
-        """What was typed goes back into the field's value, never into the markup."""
+        """
+        If someone types "><script>alert(1)</script>, then the 400 page puts it back into the
+        field's value, never into the markup.
+        """
         typed = '"><script>alert(1)</script>'
         response, body = await fetch("POST", self.base + "/handlelogin", data={"ID": typed})
         html = body.decode()
-        self.assertEqual(response.code, 400)
+        self.assertEqual((response.code, Page(html).shown()), (400, error_page(
+            "That is not a university ID", f"An ID has digits only. {ID_RULE}", typed,
+        )))
         self.assertNotIn("<script", html)
-        self.assertEqual(Page(html).inputs["ID"]["value"], typed)
 
     async def test_get_handlelogin_redirects(self):
-        """Reloading the result page by address starts over at the form."""
-        response, _ = await self.get("/handlelogin")
-        self.assertEqual((response.code, header(response, "location")), (302, "/login"))
+        """If someone reloads /handlelogin by address, then a 302 sends them to /login."""
+        response, body = await self.get("/handlelogin")
+        self.assertEqual((response.code, header(response, "location"), body), (302, "/login", b""))
 
     async def test_wrong_method(self):
+        """If someone posts to /login, then they get 405 and are told it allows GET and HEAD."""
         response, _ = await fetch("POST", self.base + "/login")
-        self.assertEqual(response.code, 405)
+        # Werkzeug lists the methods in no fixed order.
+        allowed = set(header(response, "allow").split(", "))
+        self.assertEqual((response.code, allowed), (405, {"GET", "HEAD"}))
 
     async def test_unknown_page(self):
+        """If someone asks for /students/1800, then they get 404 and "Page not found"."""
         response, body = await self.get("/students/1800")
-        self.assertEqual(response.code, 404)
-        self.assertEqual(Page(body.decode()).texts["h1"], "Page not found")
+        self.assertEqual((response.code, Page(body.decode()).shown()), (404, error_page(
+            "Page not found", "There is no page at this address.",
+        )))
 
     async def test_protective_headers(self):
-        """No script may run on any page, pages are not framed, answers are not cached."""
+        """
+        If a browser gets the form, a lookup or a missing page, then every answer forbids
+        scripts and framing, sniffing, referrers and caching, in the same five headers.
+        """
         for method, path in [("GET", "/login"), ("POST", "/handlelogin"), ("GET", "/nowhere")]:
             response, _ = await fetch(method, self.base + path, data={"ID": "1800"})
-            csp = header(response, "content-security-policy")
-            self.assertIn("default-src 'none'", csp)
-            self.assertNotIn("script-src", csp)
-            self.assertIn("frame-ancestors 'none'", csp)
-            self.assertEqual(header(response, "x-content-type-options"), "nosniff")
-            self.assertEqual(header(response, "cache-control"), "no-store")
+            self.assertEqual(
+                {name: header(response, name) for name in (
+                    "content-security-policy", "x-content-type-options", "referrer-policy",
+                    "cache-control", "x-frame-options")},
+                {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline';"
+                                            " img-src 'self'; form-action 'self';"
+                                            " frame-ancestors 'none'; base-uri 'none'",
+                 "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+                 "cache-control": "no-store", "x-frame-options": None},
+                path,
+            )
 
     async def test_favicon(self):
-        """The page names an icon and the icon is there, so browsers stop asking."""
+        """
+        If a browser asks for the icon the form names, /favicon.ico, then it gets 200 and an
+        ICO file it may keep for a day, so it stops asking.
+        """
         _, body = await self.get("/login")
-        self.assertIn("/favicon.ico", Page(body.decode()).links)
+        self.assertEqual(Page(body.decode()).links, ["/favicon.ico"])
         response, icon = await self.get("/favicon.ico")
-        self.assertEqual(response.code, 200)
-        self.assertEqual(header(response, "content-type"), "image/x-icon")
-        self.assertEqual(icon[:4], b"\x00\x00\x01\x00")
-        self.assertIn("max-age", header(response, "cache-control"))
+        self.assertEqual(
+            (response.code, header(response, "content-type"), header(response, "cache-control"),
+             icon[:4]),
+            (200, "image/x-icon", "public, max-age=86400", b"\x00\x00\x01\x00"),
+        )
 
     async def test_lookups_are_logged(self):
-        """One line per lookup with the ID and whether it was found, plus the access log."""
+        """
+        If 1800, 4242 and abc are looked up, then the log has one line for each (found, not
+        found, refused), naming no student, and the access log has their 200, 404 and 400.
+        """
         await self.look_up("1800")
         await self.look_up("4242")
         await self.look_up("abc")
-        self.assertEqual(len(self.logged("Lookup of ID 1800 (page): found")), 1)
-        self.assertEqual(len(self.logged("Lookup of ID 4242 (page): not found")), 1)
-        self.assertEqual(len(self.logged("Lookup refused: 'abc' is not an ID")), 1)
-        self.assertEqual(len(self.logged('"POST /handlelogin HTTP/1.1" 200')), 1)
-        self.assertEqual(len(self.logged('"POST /handlelogin HTTP/1.1" 404')), 1)
-        self.assertFalse(self.logged("Sara"), "a lookup's log line names no student")
+        self.assertEqual(self.logged("Lookup"), [
+            "Lookup of ID 1800 (page): found",
+            "Lookup of ID 4242 (page): not found",
+            "Lookup refused: 'abc' is not an ID",
+        ])
+        self.assertEqual(self.requests(), [
+            ("POST /handlelogin HTTP/1.1", "200"),
+            ("POST /handlelogin HTTP/1.1", "404"),
+            ("POST /handlelogin HTTP/1.1", "400"),
+        ])
+        self.assertEqual(self.logged("Sara"), [], "a lookup's log line names no student")
 
     async def test_store_down(self):
-        """With the store gone the page says to try later (503) instead of failing."""
+        """
+        If the store has closed, then a lookup of 1800 gets 503 and a page that says to try
+        again in a minute, with 1800 kept in the field; the failure is logged.
+        """
         await self.store.close()
         response, page = await self.look_up("1800")
-        self.assertEqual(response.code, 503)
-        self.assertIn("cannot be read right now", page.texts[".message"])
-        self.assertEqual(page.inputs["ID"]["value"], "1800")
-        self.flushLoggedErrors()
+        self.assertEqual((response.code, page.shown()), (503, error_page(
+            "The lookup is not working",
+            "Student records cannot be read right now. Please try again in a minute.",
+            "1800",
+        )))
+        self.assertEqual([error.type for error in self.flushLoggedErrors()], [StoreClosed])
+        self.assertEqual(self.logged("Lookup of ID"), ["Lookup of ID 1800 failed"])
 
 
 class APITests(WebTestCase):
@@ -271,45 +382,65 @@ class APITests(WebTestCase):
         return response.code, json.loads(body)
 
     async def test_found(self):
+        """If a program asks for /api/students/1866, then it gets 200 and Ali's JSON."""
         self.assertEqual(await self.api("1866"), (200, {"name": "Ali", "id": 1866, "age": 23}))
 
     async def test_names_as_stored(self):
-        """JSON carries the name exactly; nosniff keeps browsers from reading it as HTML."""
+        """
+        If a student is named <script>alert(1)</script> Ünal, then the JSON carries that name
+        exactly, and nosniff keeps browsers from reading it as HTML.
+        """
         await self.store.add_student(Student(SCRIPT + " Ünal", 666, 20))
-        self.assertEqual(await self.api("666"), (200, {"name": SCRIPT + " Ünal", "id": 666, "age": 20}))
+        self.assertEqual(await self.api("666"),
+                         (200, {"name": "<script>alert(1)</script> Ünal", "id": 666, "age": 20}))
 
     async def test_unknown(self):
+        """If a program asks for 4242, which no student has, then it gets 404 and says so."""
         self.assertEqual(await self.api("4242"), (404, {"error": "no student has the ID 4242"}))
 
     async def test_beyond_storage(self):
-        """19 digits past what SQLite holds: a well-formed ID nobody has."""
-        code, answer = await self.api("9" * 19)
-        self.assertEqual(code, 404)
+        """
+        If a program asks for 19 nines, past what SQLite holds, then it is a well-formed ID
+        nobody has: 404.
+        """
+        self.assertEqual(await self.api("9" * 19),
+                         (404, {"error": "no student has the ID 9999999999999999999"}))
 
     async def test_not_an_id(self):
-        for raw in ["abc", SQL_INJECTION, "1" * 20, "-5", " "]:
-            code, answer = await self.api(raw)
-            self.assertEqual(code, 400, raw)
-            self.assertIn("A university ID is a whole number of 1 to 19 digits", answer["error"])
+        """
+        If a program asks for abc, an injection, 20 digits, -5 or a blank, then it gets 400 and
+        what is wrong with it and what an ID looks like.
+        """
+        for raw, reason in [
+            ("abc", "An ID has digits only."),
+            (SQL_INJECTION, "An ID has digits only."),
+            ("1" * 20, "That is longer than 19 digits."),
+            ("-5", "An ID has digits only."),
+            (" ", "No ID was typed."),
+        ]:
+            self.assertEqual(await self.api(raw), (400, {"error": f"{reason} {ID_RULE}"}), raw)
 
     async def test_store_down(self):
+        """If the store has closed, then the API answers 503 and that records cannot be read."""
         await self.store.close()
-        code, answer = await self.api("1800")
-        self.assertEqual(code, 503)
-        self.assertIn("cannot be read", answer["error"])
-        self.flushLoggedErrors()
+        self.assertEqual(await self.api("1800"),
+                         (503, {"error": "student records cannot be read right now"}))
+        self.assertEqual([error.type for error in self.flushLoggedErrors()], [StoreClosed])
 
     async def test_logged(self):
+        """If a program looks up 1866, then the log says it was found through the API."""
         await self.api("1866")
-        self.assertEqual(len(self.logged("Lookup of ID 1866 (api): found")), 1)
+        self.assertEqual(self.logged("Lookup"), ["Lookup of ID 1866 (api): found"])
 
 
 class HealthTests(WebTestCase):
     async def test_healthy(self):
+        """If the store answers, then /healthz answers 200 "ok"."""
         response, body = await self.get("/healthz")
         self.assertEqual((response.code, body), (200, b"ok\n"))
 
     async def test_store_closed(self):
+        """If the store has closed, then /healthz answers 503 "store not answering"."""
         await self.store.close()
         response, body = await self.get("/healthz")
         self.assertEqual((response.code, body), (503, b"store not answering\n"))
@@ -318,8 +449,9 @@ class HealthTests(WebTestCase):
 class StuckStoreTests(TestCase):
     def test_health_check_gives_up(self):
         """
-        A store whose thread never answers (its pool never starts on this reactor) makes the
-        health check answer 503 once its time is up, instead of hanging the prober.
+        If the store's thread never answers (its pool never starts on this reactor), then the
+        health check still waits 4.9 s, and answers 503 "store not answering" at 5.1 s instead
+        of hanging the prober.
         """
         clock = MemoryReactorClock()
         stuck = Store(clock, temp_db(self))
@@ -332,13 +464,16 @@ class StuckStoreTests(TestCase):
         clock.advance(0.2)
         http.flush()
         response = self.successResultOf(answer)
-        self.assertEqual(response.code, 503)
-        self.assertEqual(self.successResultOf(response.content()), b"store not answering\n")
+        self.assertEqual((response.code, self.successResultOf(response.content())),
+                         (503, b"store not answering\n"))
 
 
 class TLSTests(TestCase):
     async def test_web_over_tls(self):
-        """--web ssl:... serves the same app over HTTPS; a client that trusts the cert reads it."""
+        """
+        If the web port is ssl:..., then a client that trusts the certificate reads Sara's
+        JSON over HTTPS: 200.
+        """
         key, cert = self_signed_certificate(self)
         service, _ = await start_server(
             self, "--web", f"ssl:0:interface={LOOPBACK}:privateKey={key}:certKey={cert}"
@@ -349,5 +484,5 @@ class TLSTests(TestCase):
                       pool=HTTPConnectionPool(reactor, persistent=False))
         url = f"https://{LOOPBACK}:{listening_port(service, 'Web app')}/api/students/1800"
         response = await HTTPClient(agent).get(url)
-        self.assertEqual(response.code, 200)
-        self.assertEqual(await response.json(), {"name": "Sara", "id": 1800, "age": 23})
+        self.assertEqual((response.code, await response.json()),
+                         (200, {"name": "Sara", "id": 1800, "age": 23}))
