@@ -83,7 +83,8 @@ class Storm(Scenario):
                     self.name, contender.name, clients, number,
                     logins_per_s=logins,
                     raw_verifies_per_s=raw_rate,
-                    share_of_raw=logins / raw_rate,
+                    # A smoke run's short round on a busy machine may finish no verify at all.
+                    share_of_raw=logins / raw_rate if raw_rate else float("nan"),
                     login_p50_ms=ms(login_latencies.percentile(50)),
                     login_p99_ms=ms(login_latencies.percentile(99)),
                     probe_p50_ms=ms(probe_latencies.percentile(50)),
