@@ -13,7 +13,7 @@ from twisted.logger import Logger
 from examtwist.counting import ordinal
 from examtwist.desk import NoSuchTest, UsernameTaken
 from examtwist.lines import OrderedLineReceiver
-from examtwist.throttle import Throttled
+from examtwist.throttle import Throttled, client_of
 from examtwist.wire import (
     MAX_LINE,
     USERNAME_RULE,
@@ -46,6 +46,7 @@ _HELP = format_reply(214, *HELP)
 _NOT_A_COMMAND = format_reply(500, "Please choose a valid command.")
 _NOT_AN_ANSWER = format_reply(501, "Answer with A, B, C or D")
 _SHUTTING_DOWN = format_reply(421, "Server shutting down")
+_TOO_MANY_CONNECTIONS = format_reply(421, "Too many connections from your address")
 
 
 class ExamProtocol(OrderedLineReceiver):
@@ -64,8 +65,10 @@ class ExamProtocol(OrderedLineReceiver):
         factory = self.factory
         self.clock, self.idleTimeout, self.desk = factory.reactor, factory.idle_timeout, factory.desk
         self.address = format_address(self.transport.getPeer())
-        factory.connections.add(self)
         super().connectionMade()
+        if not factory.admit(self):
+            log.info("Connection from {address} refused: too many from there", address=self.address)
+            return self.close(_TOO_MANY_CONNECTIONS)
         self.hold(self.desk.greet(self.address).addCallback(self._greet))
 
     def _greet(self, counted) -> None:
@@ -78,7 +81,8 @@ class ExamProtocol(OrderedLineReceiver):
             self.reply(220, WELCOME)
 
     def connectionLost(self, reason=None) -> None:
-        self.factory.connections.discard(self)
+        if not self.factory.release(self):
+            return super().connectionLost(reason)
         log.info("Connection {number} from {address} closed (user {user})",
                  number=self.number, address=self.address, user=self.user or "-")
         attempt, self.attempt = self.attempt, None
@@ -248,12 +252,39 @@ class ExamFactory(ServerFactory):
     noisy = False
     QUESTIONS_KEPT = 1024
 
-    def __init__(self, reactor, desk, idle_timeout: float | None = 600.0) -> None:
+    def __init__(self, reactor, desk, idle_timeout: float | None = 600.0,
+                 max_per_address: int = 0) -> None:
         self.reactor = reactor
         self.desk = desk
         self.idle_timeout = idle_timeout or None
+        self.max_per_address = max_per_address
         self.connections: set[ExamProtocol] = set()
+        self._per_client: dict[str, int] = {}
         self._questions: dict[tuple[int, int, int], tuple[object, bytes]] = {}
+
+    def admit(self, connection: ExamProtocol) -> bool:
+        """
+        Take a connection in, unless its client already holds C{max_per_address} (0: no
+        limit); a connection not taken in is neither counted nor greeted.
+        """
+        client = client_of(connection.address)
+        held = self._per_client.get(client, 0)
+        if self.max_per_address and held >= self.max_per_address:
+            return False
+        self._per_client[client] = held + 1
+        self.connections.add(connection)
+        return True
+
+    def release(self, connection: ExamProtocol) -> bool:
+        """A connection is gone; False if it was never taken in."""
+        if connection not in self.connections:
+            return False
+        self.connections.discard(connection)
+        client = client_of(connection.address)
+        held = self._per_client.pop(client) - 1
+        if held:
+            self._per_client[client] = held
+        return True
 
     def question_reply(self, question, number: int, total: int) -> bytes:
         key = (id(question), number, total)

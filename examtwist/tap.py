@@ -60,6 +60,9 @@ class Options(usage.Options):
          f"SQLite database file (created if missing), or a PostgreSQL database: {URL_FORM}."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
         ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
+        ["max-per-address", None, 1000,
+         "Connections one address may hold open on the exam port; the next is told 421 and"
+         " closed, uncounted.", _count],
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
@@ -123,7 +126,7 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         size=config["throttle-table-size"],
     )
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle)
-    factory = ExamFactory(reactor, desk, config["idle-timeout"])
+    factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"])
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)

@@ -202,8 +202,9 @@ class FakeDesk:
 class Client:
     """One protocol on a StringTransport, its replies read as a client reads them."""
 
-    def __init__(self, factory: ExamFactory, port: int, packet_size: int | None) -> None:
-        address = IPv4Address("TCP", "127.0.0.1", port)
+    def __init__(self, factory: ExamFactory, port: int, packet_size: int | None,
+                 host: str = "127.0.0.1") -> None:
+        address = IPv4Address("TCP", host, port)
         self.protocol = factory.buildProtocol(address)
         self.transport = StringTransport(peerAddress=address)
         self.protocol.makeConnection(self.transport)
@@ -252,8 +253,8 @@ class ProtocolTestCase(SynchronousTestCase):
         self.factory = ExamFactory(self.clock, self.desk, self.idle_timeout)
         self.ports = iter(range(40001, 50000))
 
-    def connect(self, packet_size: int | None = None) -> Client:
-        c = Client(self.factory, next(self.ports), packet_size)
+    def connect(self, packet_size: int | None = None, host: str = "127.0.0.1") -> Client:
+        c = Client(self.factory, next(self.ports), packet_size, host)
         c.greeting = c.replies()
         return c
 
@@ -292,6 +293,29 @@ class GreetingTests(ProtocolTestCase):
             "127.0.0.1:40003", "Welcome to the server!",
         ))])
         self.assertEqual([first.greeting, second.greeting, fourth.greeting], [[WELCOME]] * 3)
+
+    def test_too_many_connections_from_one_address(self):
+        """
+        If one address may hold 2 connections, then its third is greeted C{421 Too many
+        connections from your address}, closed and not counted: the lucky third connection is
+        the next one admitted (from 127.0.0.2), and once one of the first two closes, that
+        address is admitted again.
+        """
+        self.factory.max_per_address = 2
+        first, second = self.connect(), self.connect()
+        third = self.connect()
+        self.assertEqual(
+            (third.greeting, third.closing),
+            ([Reply(421, ("Too many connections from your address",))], True),
+        )
+        third.drop()
+        other = self.connect(host="127.0.0.2")
+        self.assertEqual(other.greeting, [Reply(220, (
+            "Congratulations you are the third user!!!", "127.0.0.1:40001", "127.0.0.1:40002",
+            "127.0.0.2:40004", "Welcome to the server!",
+        ))])
+        first.drop()
+        self.assertEqual(self.connect().greeting, [WELCOME])
 
     def test_lines_wait_for_the_greeting(self):
         """
