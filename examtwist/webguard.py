@@ -41,6 +41,7 @@ CHUNK_FRAMING = 4096
 
 TOO_LARGE = b"413 Content Too Large", "The request is too large."
 TOO_SLOW = b"408 Request Timeout", "The request took too long to arrive."
+TOO_BIG_HEADERS = b"431 Request Header Fields Too Large", "The request's headers are too large."
 TOO_MANY = b"503 Service Unavailable", "Too many connections from your address."
 
 
@@ -135,12 +136,14 @@ class GuardedChannel(HTTPChannel):
     _heard = False
     _in_body = False
     _body_bytes = 0
+    _header_bytes = 0
 
     def connectionMade(self) -> None:
         self.limits = self.site.limits
         if self.limits.max_header:
-            self.MAX_LENGTH = self.totalHeadersSize = self.limits.max_header
+            self.MAX_LENGTH = self.limits.max_header
         super().connectionMade()
+        self.site.connections += 1
         slot = self.site.slot_key(self.transport.getPeer())
         if slot is not None and not self.site.take_slot(slot):
             self.refuse(*TOO_MANY, "too many connections from that address")
@@ -150,7 +153,7 @@ class GuardedChannel(HTTPChannel):
 
     def _await_request(self) -> None:
         self._heard = False
-        self._body_bytes = 0
+        self._body_bytes = self._header_bytes = 0
         if self.limits.request_timeout:
             self._deadline = self.callLater(self.limits.request_timeout, self._too_slow)
 
@@ -171,6 +174,17 @@ class GuardedChannel(HTTPChannel):
             return
         self._heard = True
         super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        self._header_bytes += len(line) + 2
+        limit = self.limits.max_header
+        if limit and self._header_bytes > limit:
+            self.refuse(*TOO_BIG_HEADERS, f"a request line and headers over {limit} bytes")
+            return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.refuse(*TOO_BIG_HEADERS, f"a line over {self.MAX_LENGTH} bytes")
 
     def allHeadersReceived(self) -> None:
         limit = self.limits.max_body
@@ -216,6 +230,7 @@ class GuardedChannel(HTTPChannel):
             return
         self.refusing = True
         self._stop_waiting()
+        self.clearLineBuffer()
         if why:
             log.info("Web request from {peer} refused: {why}",
                      peer=getattr(self.transport.getPeer(), "host", "?"), why=why)
@@ -238,14 +253,20 @@ class GuardedChannel(HTTPChannel):
         if self._slot is not None:
             self.site.release_slot(self._slot)
             self._slot = None
+        self.site.connections -= 1
         super().connectionLost(reason)
 
 
 class GuardedSite(Site):
-    """A L{Site} of L{GuardedChannel}s and L{GuardedRequest}s, with the count of connections."""
+    """
+    A L{Site} of L{GuardedChannel}s and L{GuardedRequest}s.
+
+    @ivar connections: how many connections are open, refused ones included.
+    """
 
     protocol = GuardedChannel
     requestFactory = GuardedRequest
+    connections = 0
 
     def __init__(self, resource, limits: WebLimits = WebLimits(), **kwargs) -> None:
         super().__init__(resource, **kwargs)
