@@ -22,6 +22,7 @@ from twisted.web.template import Element, XMLFile, flattenString, renderer
 from werkzeug.exceptions import NotFound
 
 from examtwist.students import ID_RULE, InvalidID, Student, parse_id
+from examtwist.webguard import form_fields
 
 log = Logger()
 
@@ -262,7 +263,7 @@ def _redirect(request, location: bytes) -> bytes:
 
 
 def _form_field(request, name: bytes) -> str:
-    values = request.args.get(name) or [b""]
+    values = form_fields(request).get(name) or [b""]
     return values[0].decode("utf-8", "replace")
 
 
