@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
-from twisted.web.server import Site
 
 from examtwist.counting import counter_for
 from examtwist.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
+from examtwist.ratelimit import RateLimit
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.store import Store
 from examtwist.web import StudentLookup
+from examtwist.webguard import GuardedSite, WebLimits, parse_proxies
 
 
 def _positive_int(value: str) -> int:
@@ -33,7 +34,15 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _limit(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 _positive_int.coerceDoc = "Must be 1 or more."
+_limit.coerceDoc = "0 turns it off."
 _seconds.coerceDoc = "Seconds; 0 turns it off."
 
 
@@ -54,7 +63,31 @@ class Options(usage.Options):
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+        ["web-max-body", None, WebLimits.max_body,
+         "Largest request body on the web port, in bytes; a larger one gets 413.", _limit],
+        ["web-max-header", None, WebLimits.max_header,
+         "Largest request line and headers on the web port, in bytes (Twisted's own 16384"
+         " always holds).", _limit],
+        ["web-request-timeout", None, WebLimits.request_timeout,
+         "Seconds a web request has to arrive whole, from the connection's opening or the"
+         " previous answer.", _seconds],
+        ["web-max-per-address", None, WebLimits.max_per_address,
+         "Open web connections from one client address.", _limit],
+        ["lookup-burst", None, 30, "ID lookups one client address may make at once.", _limit],
+        ["lookup-interval", None, 10.0,
+         "Seconds after which a client address may make one more ID lookup.", _seconds],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["trusted-proxy"] = ()
+
+    def opt_trusted_proxy(self, value: str) -> None:
+        """A web proxy's address or network; its X-Forwarded-For is believed. Repeatable."""
+        try:
+            self["trusted-proxy"] += parse_proxies(value)
+        except ValueError as e:
+            raise usage.UsageError(f"--trusted-proxy: {e}") from e
 
     def postOptions(self) -> None:
         try:
@@ -92,7 +125,14 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
-    site = Site(StudentLookup(desk, reactor).resource())
+    lookups = RateLimit(reactor, config["lookup-burst"], config["lookup-interval"])
+    limits = WebLimits(
+        max_body=config["web-max-body"], max_header=config["web-max-header"],
+        request_timeout=config["web-request-timeout"],
+        max_per_address=config["web-max-per-address"], trusted_proxies=config["trusted-proxy"],
+    )
+    site = GuardedSite(StudentLookup(desk, reactor, limit=lookups).resource(), limits,
+                       reactor=reactor)
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site).setServiceParent(root)
