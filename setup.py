@@ -12,8 +12,9 @@ setup(
     # The schema's versions are .sql files the store reads with importlib.resources.
     package_data={"examtwist.templates": ["*.xml", "*.ico"], "examtwist.storage": ["schema/*.sql"]},
     install_requires=[
-        # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports.
-        "Twisted[tls]>=24.11",
+        # [tls] makes ssl: endpoint strings work: TLS for the exam and web ports. The web port's
+        # guard turns Request's form parsing off (parsePOSTFormSubmission): tested from 26.10.
+        "Twisted[tls]>=26.10",
         # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
         "libpass[argon2]>=1.9",
         "klein>=24.8",

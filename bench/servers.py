@@ -124,6 +124,7 @@ PROTECTIONS_OFF = {
     "examtwist/throttle.py": ["--max-registrations-per-address", "0",
                               "--max-failures-per-address", "0", "--login-backoff", "0",
                               "--max-per-address", "0"],
+    "examtwist/webguard.py": ["--lookup-burst", "0", "--web-max-per-address", "0"],
 }
 
 

@@ -13,7 +13,8 @@ from twisted.logger import Logger
 from examtwist.counting import ordinal
 from examtwist.desk import NoSuchTest, UsernameTaken
 from examtwist.lines import OrderedLineReceiver
-from examtwist.throttle import Throttled, client_of
+from examtwist.ratelimit import client_of
+from examtwist.throttle import Throttled
 from examtwist.wire import (
     MAX_LINE,
     USERNAME_RULE,

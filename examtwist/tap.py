@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
-from twisted.web.server import Site
 
 from examtwist.counting import counter_for
 from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
+from examtwist.ratelimit import RateLimit
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.storage import Store
 from examtwist.throttle import FREE_FAILURES, Throttle
 from examtwist.web import StudentLookup
+from examtwist.webguard import GuardedSite, WebLimits, parse_proxies
 
 
 def _positive_int(value: str) -> int:
@@ -82,7 +83,31 @@ class Options(usage.Options):
         ["throttle-table-size", None, 50_000,
          "Addresses (and usernames per address) each throttle remembers; at the cap the one"
          " seen longest ago is forgotten.", _positive_int],
+        ["web-max-body", None, WebLimits.max_body,
+         "Largest request body on the web port, in bytes; a larger one gets 413.", _count],
+        ["web-max-header", None, WebLimits.max_header,
+         "Largest request line and headers on the web port, in bytes (Twisted's own 16384"
+         " always holds).", _count],
+        ["web-request-timeout", None, WebLimits.request_timeout,
+         "Seconds a web request has to arrive whole, from the connection's opening or the"
+         " previous answer.", _seconds],
+        ["web-max-per-address", None, WebLimits.max_per_address,
+         "Open web connections from one client address.", _count],
+        ["lookup-burst", None, 30, "ID lookups one client address may make at once.", _count],
+        ["lookup-interval", None, 10.0,
+         "Seconds after which a client address may make one more ID lookup.", _seconds],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["trusted-proxy"] = ()
+
+    def opt_trusted_proxy(self, value: str) -> None:
+        """A web proxy's address or network; its X-Forwarded-For is believed. Repeatable."""
+        try:
+            self["trusted-proxy"] += parse_proxies(value)
+        except ValueError as e:
+            raise usage.UsageError(f"--trusted-proxy: {e}") from e
 
     def postOptions(self) -> None:
         try:
@@ -130,7 +155,14 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
-    site = Site(StudentLookup(desk, reactor).resource())
+    lookups = RateLimit(reactor, config["lookup-burst"], config["lookup-interval"])
+    limits = WebLimits(
+        max_body=config["web-max-body"], max_header=config["web-max-header"],
+        request_timeout=config["web-request-timeout"],
+        max_per_address=config["web-max-per-address"], trusted_proxies=config["trusted-proxy"],
+    )
+    site = GuardedSite(StudentLookup(desk, reactor, limit=lookups).resource(), limits,
+                       reactor=reactor)
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site).setServiceParent(root)

@@ -25,12 +25,13 @@ username) and 175 in the others: under 40 MB for all three tables at 50,000 entr
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections import OrderedDict
 from typing import Callable, NamedTuple
 
 from twisted.logger import Logger
+
+from examtwist.ratelimit import client_of
 
 log = Logger()
 
@@ -52,21 +53,6 @@ class Throttled(Exception):
     def __init__(self, wait: float) -> None:
         self.seconds = max(1, math.ceil(wait))
         super().__init__(self.seconds)
-
-
-def client_of(address: str) -> str:
-    """
-    What the limits count by, from an address as L{examtwist.wire.format_address} writes it:
-    C{127.0.0.1:38184} is C{127.0.0.1}, C{[2001:db8::1]:38184} is C{2001:db8::/64}.
-    """
-    if address.startswith("["):
-        host = address[1:].partition("]")[0].partition("%")[0]
-        try:
-            return str(ipaddress.IPv6Network((host, 64), strict=False))
-        except ValueError:
-            return host
-    host, colon, port = address.rpartition(":")
-    return host if colon and port.isdigit() else address
 
 
 class Sizes(NamedTuple):

@@ -21,7 +21,9 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.template import Element, XMLFile, flattenString, renderer
 from werkzeug.exceptions import NotFound
 
+from examtwist.ratelimit import RateLimit, client_key
 from examtwist.students import ID_RULE, InvalidID, Student, parse_id
+from examtwist.webguard import form_fields
 
 log = Logger()
 
@@ -117,8 +119,9 @@ class StudentLookup:
     app = Klein()
 
     def __init__(self, desk, reactor, templates: Templates | None = None,
-                 health_timeout: float = HEALTH_TIMEOUT) -> None:
+                 health_timeout: float = HEALTH_TIMEOUT, limit: RateLimit | None = None) -> None:
         self._desk = desk
+        self._limit = limit
         self._reactor = reactor
         self._templates = templates or Templates()
         self._health_timeout = health_timeout
@@ -145,6 +148,14 @@ class StudentLookup:
     @app.route("/handlelogin", methods=["POST"])
     async def handlelogin(self, request):
         typed = _form_field(request, b"ID")
+        wait = self._too_many(request, "page")
+        if wait:
+            return self._error(
+                "Too many lookups",
+                f"This address has looked up many IDs in a short time. Please wait {wait} s"
+                " and try again.",
+                typed,
+            )
         try:
             student_id = parse_id(typed)
         except InvalidID as e:
@@ -184,6 +195,9 @@ class StudentLookup:
     @app.route("/api/students/<raw_id>", methods=["GET"])
     async def api_student(self, request, raw_id: str):
         request.setHeader(b"content-type", b"application/json")
+        wait = self._too_many(request, "api")
+        if wait:
+            return _json({"error": f"too many lookups from this address; try again in {wait} s"})
         try:
             student_id = parse_id(raw_id)
         except InvalidID as e:
@@ -221,6 +235,17 @@ class StudentLookup:
         return self._templates.favicon
 
     # Helpers
+
+    def _too_many(self, request, via: str) -> int:
+        """0, or the seconds to wait: then the answer is 429 with C{Retry-After}."""
+        client = getattr(request.getClientAddress(), "host", "")
+        wait = self._limit.wait(client_key(client)) if self._limit is not None else 0
+        if wait:
+            log.info("Lookup ({via}) from {client} refused: too many, {wait} s to wait",
+                     via=via, client=client, wait=wait)
+            request.setResponseCode(429, b"Too Many Requests")
+            request.setHeader(b"retry-after", b"%d" % wait)
+        return wait
 
     async def _find(self, student_id: int, via: str) -> Student | None:
         try:
@@ -262,7 +287,7 @@ def _redirect(request, location: bytes) -> bytes:
 
 
 def _form_field(request, name: bytes) -> str:
-    values = request.args.get(name) or [b""]
+    values = form_fields(request).get(name) or [b""]
     return values[0].decode("utf-8", "replace")
 
 

@@ -9,9 +9,9 @@ import os
 import treq
 from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web.server import Site
 
 from examtwist.protocol import ExamFactory
+from examtwist.webguard import GuardedSite
 from examtwist.tap import Options, makeService
 from examtwist.wire import Reply
 from tests.support import LOOPBACK, Twistd, connect, server_options
@@ -78,7 +78,7 @@ class WiringTests(SynchronousTestCase):
                      for port, factory, backlog, interface in reactor.tcpServers}
         self.assertEqual(
             listening,
-            {(6123, ExamFactory, 1024, "127.0.0.1"), (5123, Site, 1024, "127.0.0.1")},
+            {(6123, ExamFactory, 1024, "127.0.0.1"), (5123, GuardedSite, 1024, "127.0.0.1")},
         )
         self.assertIs(service.factory.desk, service.desk)
 

@@ -6,7 +6,8 @@ over sockets bound to different loopback addresses (each stands for another mach
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
-from examtwist.throttle import Sizes, Throttle, Throttled, client_of
+from examtwist.ratelimit import client_of
+from examtwist.throttle import Sizes, Throttle, Throttled
 from examtwist.wire import Reply
 
 from tests.support import connect_from, start_server
