@@ -22,6 +22,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import SkipTest
 
 from examtwist.passwords import HashCost
 from examtwist.wire import Reply, ReplyParser
@@ -338,3 +339,72 @@ class Twistd(ProcessProtocol):
             self.transport.signalProcess("KILL")
             return self.ended
         return None
+
+
+# Added for the tests that used to borrow these from other test modules, and for tests that
+# need a program from outside Python.
+
+MATH_KEY = "BDCAC"  # the built-in math test's answers, in order
+
+
+def admin_path() -> str:
+    """The C{examtwist} admin command installed beside this Python."""
+    return os.path.join(os.path.dirname(sys.executable), "examtwist")
+
+
+def require(testcase, missing: str | None) -> None:
+    """
+    Go on if C{missing} is None. Otherwise skip the test, saying what is missing; in CI (CI
+    set), where .ci/run installs everything the tests need, fail it with that message instead,
+    as L{PostgresBackend.skip} does, so that CI never passes on a test it did not run.
+    """
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        testcase.fail(f"{missing}; CI runs this test, so .ci/run must install it")
+    raise SkipTest(missing)
+
+
+class WatchedTwistd(Twistd):
+    """
+    L{Twistd}, and C{logged(text)}: a Deferred that fires once its log shows C{text}, so that a
+    test waits for what it expects instead of looking again and again.
+    """
+
+    def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
+        super().__init__(expect)
+        self._watchers: list[tuple[str, Deferred]] = []
+
+    def outReceived(self, data: bytes) -> None:
+        Twistd.outReceived(self, data)
+        log = self.output.decode("utf-8", "replace")
+        for watch in list(self._watchers):
+            if watch[0] in log:
+                self._watchers.remove(watch)
+                watch[1].callback(log)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:
+        watchers, self._watchers = self._watchers, []
+        for text, d in watchers:
+            d.errback(AssertionError(f"twistd ended before logging {text!r}:\n"
+                                     f"{self.output.decode('utf-8', 'replace')}"))
+        Twistd.processEnded(self, reason)
+
+    def logged(self, text: str, timeout: float = 20.0) -> Deferred[str]:
+        """Fires with the whole log so far once it holds C{text}; fails after C{timeout} s."""
+        log = self.output.decode("utf-8", "replace")
+        if text in log:
+            return succeed(log)
+        d: Deferred[str] = Deferred()
+        watch = (text, d)
+        self._watchers.append(watch)
+
+        def too_late(result, after: float):
+            if watch in self._watchers:
+                self._watchers.remove(watch)
+            raise AssertionError(f"no {text!r} in twistd's log after {after} s:\n"
+                                 f"{self.output.decode('utf-8', 'replace')}")
+
+        return d.addTimeout(timeout, reactor, onTimeoutCancel=too_late)
