@@ -17,6 +17,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
 from tests.support import LOOPBACK, admin_path, temp_dir
@@ -209,3 +210,21 @@ async def run_admin(testcase, *args: str, answer: str | None = None) -> tuple[in
     process.close_stdin()
     code = await process.ended
     return code, process.stdout, process.stderr
+
+
+async def waiting_for_input(process: ClientProcess, timeout: float = 10.0) -> None:
+    """
+    Let the reactor run until the client process sleeps, which after a prompt means it waits
+    in its read of stdin (Linux's /proc tells). A signal sent then interrupts the read at once;
+    one sent between the prompt and the read is noticed only after the next line of input,
+    as CPython checks for signals between bytecodes, not before a system call.
+    """
+    path = f"/proc/{process.transport.pid}/stat"
+    for _ in range(int(timeout / 0.005)):
+        with open(path) as f:
+            # The state follows the command name, which is in parentheses.
+            state = f.read().rpartition(")")[2].split()[0]
+        if state == "S":
+            return
+        await deferLater(reactor, 0.005, lambda: None)
+    raise AssertionError(f"the client did not wait for input within {timeout} s")
