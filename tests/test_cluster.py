@@ -31,7 +31,7 @@ from tests.support import (
     database_url,
     waiting_for_locks,
 )
-from tests.test_admin import admin_path
+from tests.support import admin_path
 from tests.test_protocol import MATH_KEY
 
 BOTH = ("Exam service", "Web app")
