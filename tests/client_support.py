@@ -228,3 +228,12 @@ async def waiting_for_input(process: ClientProcess, timeout: float = 10.0) -> No
             return
         await deferLater(reactor, 0.005, lambda: None)
     raise AssertionError(f"the client did not wait for input within {timeout} s")
+
+
+async def stored_results(store) -> list[tuple]:
+    """
+    Every result in the store, in order, without its times and address: (username, test,
+    status, correct, answered, total, grade).
+    """
+    return [(r.username, r.test, r.status, r.correct, r.answered, r.total, r.grade)
+            for r in await store.list_results()]

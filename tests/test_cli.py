@@ -13,6 +13,7 @@ from tests.client_support import (
     console_script,
     free_port,
     self_signed_certificate,
+    stored_results,
     waiting_for_input,
 )
 from tests.support import LOOPBACK, MATH_KEY, Twistd, connect, logged_in, start_server
@@ -32,17 +33,7 @@ class CLITestCase(TestCase):
         return ClientProcess.spawn(self, argv)
 
     async def results(self) -> list[tuple]:
-        """Every stored result, without its times and address."""
-        return [(r.username, r.test, r.status, r.correct, r.answered, r.total, r.grade)
-                for r in await self.service.store.list_results()]
-
-    def assertOneLineError(self, process: ClientProcess, *fragments: str) -> None:
-        self.assertNotIn("Traceback", process.stderr + process.stdout)
-        lines = process.stderr.splitlines()
-        self.assertEqual(len(lines), 1, process.stderr)
-        self.assertTrue(lines[0].startswith("examtwist-client: "), lines[0])
-        for fragment in fragments:
-            self.assertIn(fragment, lines[0])
+        return await stored_results(self.service.store)
 
 
 class SessionTests(CLITestCase):

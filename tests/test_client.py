@@ -24,6 +24,7 @@ from tests.client_support import (
     free_port,
     in_thread,
     self_signed_certificate,
+    stored_results,
 )
 from tests.support import LOOPBACK, MATH_KEY, connect, start_server
 
@@ -46,9 +47,7 @@ class ClientTestCase(TestCase):
         return client
 
     async def results(self) -> list[tuple]:
-        """Every stored result, without its times and address."""
-        return [(r.username, r.test, r.status, r.correct, r.answered, r.total, r.grade)
-                for r in await self.service.store.list_results()]
+        return await stored_results(self.service.store)
 
     async def assertRefused(self, code: int, text: str, function, *args) -> None:
         error = await self.assertFailure(in_thread(function, *args), ServerError)
