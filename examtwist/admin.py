@@ -17,19 +17,33 @@ from __future__ import annotations
 import csv
 import sys
 
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import react
 from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
-from examtwist import __version__
+from examtwist.commandline import VersionOption, parse_or_exit
 from examtwist.storage.engines import URL_FORM, check_database, database_errors, engine_for
 from examtwist.formats import FileFormatError, read_test
-from examtwist.storage import TestExists, Store, StudentExists
-from examtwist.students import CSV_HEADER, FileFormatError, make_student, read_students_csv
+from examtwist.storage import Result, Store, StudentExists, TestExists
+from examtwist.students import CSV_HEADER, make_student, read_students_csv
+from examtwist.wire import format_grade
+
+PROGRAM = "examtwist"
 
 
 class AdminError(Exception):
     """A problem to report in one line, without a traceback."""
+
+
+class _CommandGroup(usage.Options):
+    """Commands that only name their subcommands; C{missing} is the reason when none is."""
+
+    missing = ""
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError(self.missing)
 
 
 class _DatabaseOptions(usage.Options):
@@ -73,16 +87,13 @@ class ExamsImportOptions(_DatabaseOptions):
         out.write(f"Imported {test.name} with {len(test.questions)} questions\n")
 
 
-class ExamsOptions(usage.Options):
+class ExamsOptions(_CommandGroup):
     synopsis = "list | import"
+    missing = "say which: exams list, or exams import"
     subCommands = [
         ["list", None, ExamsListOptions, "List the tests students can take."],
         ["import", None, ExamsImportOptions, "Add a test from questions and answers files."],
     ]
-
-    def postOptions(self) -> None:
-        if self.subCommand is None:
-            raise usage.UsageError("say which: exams list, or exams import")
 
 
 class ResultsOptions(_DatabaseOptions):
@@ -97,22 +108,13 @@ class ResultsOptions(_DatabaseOptions):
                 ["username", "test", "status", "grade", "correct", "answered", "total",
                  "started_at", "finished_at", "client"]
             )
-            for r in results:
-                grade = "" if r.grade is None else f"{r.grade:.1f}"
-                writer.writerow(
-                    [r.username, r.test, r.status, grade, r.correct, r.answered, r.total,
-                     r.started_at, r.finished_at, r.client]
-                )
-            return
-        rows = [
-            (
-                r.username,
-                r.test,
-                r.status if r.grade is None else f"{r.grade:.1f}",
-                r.finished_at.replace("T", " ").replace("Z", " UTC"),
+            writer.writerows(
+                [r.username, r.test, r.status, _grade(r), r.correct, r.answered, r.total,
+                 r.started_at, r.finished_at, r.client]
+                for r in results
             )
-            for r in results
-        ]
+            return
+        rows = [(r.username, r.test, _grade(r) or r.status, _when(r.finished_at)) for r in results]
         out.write(grid(("Client", "Test", "Result", "Date"), rows))
 
 
@@ -121,18 +123,14 @@ class UsersListOptions(_DatabaseOptions):
 
     async def run(self, store: Store, out) -> None:
         users = await store.list_users()
-        rows = [(u.username, u.created_at.replace("T", " ").replace("Z", " UTC"), str(u.results))
-                for u in users]
+        rows = [(u.username, _when(u.created_at), str(u.results)) for u in users]
         out.write(grid(("Username", "Registered", "Results"), rows))
 
 
-class UsersOptions(usage.Options):
+class UsersOptions(_CommandGroup):
     synopsis = "list"
+    missing = "say which: users list"
     subCommands = [["list", None, UsersListOptions, "List the registered students."]]
-
-    def postOptions(self) -> None:
-        if self.subCommand is None:
-            raise usage.UsageError("say which: users list")
 
 
 class StudentsAddOptions(_DatabaseOptions):
@@ -219,18 +217,15 @@ class StudentsImportOptions(_DatabaseOptions):
         out.write(f"Imported {len(rows)} students from {path}\n")
 
 
-class StudentsOptions(usage.Options):
+class StudentsOptions(_CommandGroup):
     synopsis = "add | list | clear | import"
+    missing = "say which: students add, list, clear or import"
     subCommands = [
         ["add", None, StudentsAddOptions, "Add one student."],
         ["list", None, StudentsListOptions, "List the students the web lookup knows."],
         ["clear", None, StudentsClearOptions, "Remove every student (asks first)."],
         ["import", None, StudentsImportOptions, "Add students from CSV (header name,id,age)."],
     ]
-
-    def postOptions(self) -> None:
-        if self.subCommand is None:
-            raise usage.UsageError("say which: students add, list, clear or import")
 
 
 class CountShowOptions(_DatabaseOptions):
@@ -239,8 +234,7 @@ class CountShowOptions(_DatabaseOptions):
     async def run(self, store: Store, out) -> None:
         _needs_shared_count(store)
         count = await store.connection_count()
-        since = count.since.replace("T", " ").replace("Z", " UTC")
-        out.write(f"{count.counted} connections counted since {since}\n")
+        out.write(f"{count.counted} connections counted since {_when(count.since)}\n")
 
 
 class CountRestartOptions(_DatabaseOptions):
@@ -261,21 +255,19 @@ def _needs_shared_count(store: Store) -> None:
         )
 
 
-class CountOptions(usage.Options):
+class CountOptions(_CommandGroup):
     synopsis = "show | restart"
+    missing = "say which: count show, or count restart"
     subCommands = [
         ["show", None, CountShowOptions, "How many connections the nodes counted, since when."],
         ["restart", None, CountRestartOptions, "Count from 1 again, on every node."],
     ]
 
-    def postOptions(self) -> None:
-        if self.subCommand is None:
-            raise usage.UsageError("say which: count show, or count restart")
 
-
-class AdminOptions(usage.Options):
+class AdminOptions(VersionOption, _CommandGroup):
     synopsis = "examtwist COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
+    missing = "say which command: exams, results, students, users or count"
     subCommands = [
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
@@ -284,21 +276,22 @@ class AdminOptions(usage.Options):
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
     ]
 
-    def opt_version(self) -> None:
-        """Display the examtwist version and exit."""
-        print(f"examtwist {__version__}")
-        raise SystemExit(0)
-
-    def postOptions(self) -> None:
-        if self.subCommand is None:
-            raise usage.UsageError("say which command: exams, results, students, users or count")
-
     def command(self):
         """The innermost options object, the one that runs."""
         options = self
         while getattr(options, "subCommand", None) is not None:
             options = options.subOptions
         return options
+
+
+def _grade(result: Result) -> str:
+    """A graded result's grade as the student was told it; empty for an abandoned one."""
+    return "" if result.grade is None else format_grade(round(result.grade * 10))
+
+
+def _when(stamp: str) -> str:
+    """A stored UTC time as the grids show it: C{2026-11-25 10:04:00 UTC}."""
+    return stamp.replace("T", " ").replace("Z", " UTC")
 
 
 def grid(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -329,16 +322,9 @@ async def _run(reactor, command, out) -> None:
 
 def main(argv: list[str] | None = None, out=None) -> None:
     out = out or sys.stdout
-    options = AdminOptions()
-    try:
-        options.parseOptions(sys.argv[1:] if argv is None else argv)
-    except usage.UsageError as e:
-        sys.stderr.write(f"{options}\nexamtwist: {e}\n")
-        raise SystemExit(2)
+    options = parse_or_exit(AdminOptions(), PROGRAM, argv)
 
     def run(reactor):
-        from twisted.internet.defer import ensureDeferred
-
         return ensureDeferred(_run(reactor, options.command(), out)).addErrback(_report)
 
     react(run)
@@ -346,7 +332,7 @@ def main(argv: list[str] | None = None, out=None) -> None:
 
 def _report(failure) -> None:
     if failure.check(AdminError, OSError, *database_errors()):
-        sys.stderr.write(f"examtwist: {failure.value}\n")
+        sys.stderr.write(f"{PROGRAM}: {failure.value}\n")
     else:
         failure.printTraceback(sys.stderr)
     raise SystemExit(1)

@@ -11,59 +11,18 @@ from __future__ import annotations
 import getpass
 import sys
 
-from twisted.python import usage
-
-from examtwist import __version__
-from examtwist.client import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_TIMEOUT,
-    ClientError,
-    ExamClient,
-    Grade,
-    InputError,
-    Asked,
-    ServerError,
-    check_answer,
-)
-from examtwist.wire import LETTERS
+from examtwist.client import LETTER_LIST, LETTER_RANGE, Asked, ExamClient, Grade, check_answer
+from examtwist.clienterrors import ClientError, InputError, ServerError
+from examtwist.commandline import ConnectionOptions, parse_or_exit
+from examtwist.wire import choice_lines
 
 PROGRAM = "examtwist-client"
 ACCOUNT_ACTIONS = {"r": "register", "register": "register", "l": "login", "login": "login"}
 YES_NO = {"y": True, "yes": True, "n": False, "no": False}
 
 
-class ConnectionOptions(usage.Options):
-    """Where the server is and how to reach it: the same for both clients."""
-
-    optFlags = [["tls", None, "Connect with TLS, checking the server's certificate."]]
-    optParameters = [
-        ["host", None, DEFAULT_HOST, "Server host name or address."],
-        ["port", None, DEFAULT_PORT, "Server port.", int],
-        ["cafile", None, None, "Trust the CA certificate(s) in this PEM file (implies --tls)."],
-        ["timeout", None, DEFAULT_TIMEOUT, "Seconds to wait for the server.", float],
-    ]
-
-    def opt_version(self) -> None:
-        """Display the examtwist version and exit."""
-        print(f"examtwist {__version__}")
-        raise SystemExit(0)
-
-    def postOptions(self) -> None:
-        if not 0 < self["port"] < 65536:
-            raise usage.UsageError("the port must be a number from 1 to 65535")
-        if self["cafile"]:
-            self["tls"] = True
-
-    def connect(self) -> ExamClient:
-        return ExamClient.connect(
-            self["host"], self["port"], tls=self["tls"], cafile=self["cafile"],
-            timeout=self["timeout"] or None,
-        )
-
-
 class Options(ConnectionOptions):
-    synopsis = f"{PROGRAM} [--host HOST] [--port PORT] [--tls [--cafile FILE]]"
+    synopsis = f"{PROGRAM} {ConnectionOptions.SYNOPSIS}"
     longdesc = (
         "Take tests on an examtwist server. The password is asked without echo on a terminal; "
         "when standard input is not a terminal (a pipe, a script) the password is read from "
@@ -142,19 +101,19 @@ def pick_test(client: ExamClient) -> Asked | None:
 def show_question(question: Asked) -> None:
     print()
     print(question.heading)
-    for line in question.text:
+    for line in question.question.text:
         print(line)
-    for letter, choice in zip(LETTERS, question.choices):
-        print(f"  {letter}) {choice}")
+    for line in choice_lines(question.question.choices):
+        print(f"  {line}")
 
 
 def ask_answer() -> str:
     """A letter A-D; anything else is asked again here, the server never sees it."""
     while True:
         try:
-            return check_answer(ask("Your answer (A-D): "))
+            return check_answer(ask(f"Your answer ({LETTER_RANGE}): "))
         except InputError:
-            print("Please answer A, B, C or D.")
+            print(f"Please answer {LETTER_LIST}.")
 
 
 def take_test(client: ExamClient, question: Asked) -> Grade:
@@ -200,10 +159,4 @@ def run(options: Options) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    options = Options()
-    try:
-        options.parseOptions(sys.argv[1:] if argv is None else argv)
-    except usage.UsageError as e:
-        sys.stderr.write(f"{options}\n{PROGRAM}: {e}\n")
-        raise SystemExit(2)
-    raise SystemExit(run(options))
+    raise SystemExit(run(parse_or_exit(Options(), PROGRAM, argv)))

@@ -14,6 +14,15 @@ import socket
 import ssl
 from typing import NamedTuple
 
+from examtwist.clienterrors import (
+    ClientError,
+    ClientTimeout,
+    ConnectFailed,
+    ConnectionClosed,
+    InputError,
+    ProtocolError,
+    ServerError,
+)
 from examtwist.testbank import Question
 from examtwist.wire import (
     LETTERS,
@@ -21,61 +30,19 @@ from examtwist.wire import (
     Reply,
     ReplyFormatError,
     ReplyParser,
+    choice_lines,
     parse_answer,
     parse_grade,
     parse_question_heading,
     question_heading,
 )
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 6666
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for a connection or a reply
-
-
-class ClientError(Exception):
-    """Anything that ends an operation; str() is a sentence for the user."""
-
-
-class ConnectFailed(ClientError):
-    """No conversation could start: refused, unreachable, or a failed TLS handshake."""
-
-
-class ConnectionClosed(ClientError):
-    """
-    The server is gone. C{reply} is its parting C{421} reply when it sent one (idle timeout,
-    too many failed logins, shutting down); None when the connection just broke.
-    """
-
-    def __init__(self, message: str, reply: Reply | None = None) -> None:
-        super().__init__(message)
-        self.reply = reply
-
-
-class ClientTimeout(ConnectionClosed):
-    """The server did not answer in time; the connection is closed, as its state is unknown."""
-
-
-class ServerError(ClientError):
-    """
-    The server refused a command (C{501}, C{503}, C{530}, C{535}, C{550}, C{553}, …); the
-    connection stays open. str() is the server's own text, e.g. "Username already exists".
-    """
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.text)
-        self.reply = reply
-
-    @property
-    def code(self) -> int:
-        return self.reply.code
-
-
-class ProtocolError(ConnectionClosed):
-    """The server sent something protocol.md does not allow; the connection is closed."""
-
-
-class InputError(ClientError, ValueError):
-    """Input the client refuses before sending anything: the server is not asked."""
+# How the clients name the answers they take: "A, B, C or D", "A-D".
+LETTER_LIST = f"{', '.join(LETTERS[:-1])} or {LETTERS[-1]}"
+LETTER_RANGE = f"{LETTERS[0]}-{LETTERS[-1]}"
+# What starts each choice line of a question: "A) " to "D) ".
+_CHOICE_PREFIXES = choice_lines([""] * len(LETTERS))
 
 
 class Greeting(NamedTuple):
@@ -123,14 +90,6 @@ class Asked(NamedTuple):
     def heading(self) -> str:
         return question_heading(self.number, self.total)
 
-    @property
-    def text(self) -> tuple[str, ...]:
-        return self.question.text
-
-    @property
-    def choices(self) -> tuple[str, str, str, str]:
-        return self.question.choices
-
 
 class Grade(NamedTuple):
     """The C{250} reply; C{text} is the server's line, to be shown as it is."""
@@ -149,7 +108,7 @@ def check_answer(letter: str) -> str:
     """
     answer = parse_answer(letter)
     if answer is None:
-        raise InputError(f"answer with A, B, C or D, not {letter.strip()!r}")
+        raise InputError(f"answer with {LETTER_LIST}, not {letter.strip()!r}")
     return answer
 
 
@@ -172,15 +131,8 @@ class ExamClient:
             raise
 
     @classmethod
-    def connect(
-        cls,
-        host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
-        *,
-        tls: bool = False,
-        cafile: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-    ) -> "ExamClient":
+    def connect(cls, host: str, port: int, *, tls: bool = False, cafile: str | None = None,
+                timeout: float | None = DEFAULT_TIMEOUT) -> "ExamClient":
         """
         Connect, over TLS if asked (the server's certificate is checked against the system's
         authorities, or C{cafile}), and read the greeting.
@@ -191,7 +143,9 @@ class ExamClient:
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except socket.timeout:
-            raise ConnectFailed(f"could not connect to {where}: no answer in {timeout:g} s") from None
+            raise ConnectFailed(
+                f"could not connect to {where}: no answer in {timeout:g} s"
+            ) from None
         except OSError as e:
             raise ConnectFailed(f"could not connect to {where}: {e.strerror or e}") from None
         if tls or cafile:
@@ -200,7 +154,9 @@ class ExamClient:
                 sock = context.wrap_socket(sock, server_hostname=host)
             except socket.timeout:
                 sock.close()
-                raise ConnectFailed(f"TLS with {where} failed: no handshake in {timeout:g} s") from None
+                raise ConnectFailed(
+                    f"TLS with {where} failed: no handshake in {timeout:g} s"
+                ) from None
             except (ssl.SSLError, OSError) as e:
                 sock.close()
                 reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or e
@@ -337,16 +293,17 @@ class ExamClient:
         return self._replies.pop(0)
 
     def _question(self, reply: Reply) -> Asked:
-        lines = reply.lines
+        lines, count = reply.lines, len(_CHOICE_PREFIXES)
         heading = parse_question_heading(lines[0])
-        choices = lines[-4:]
+        choices = lines[-count:]
         if (
             heading is None
-            or len(lines) < 6
-            or any(not c.startswith(f"{letter}) ") for letter, c in zip(LETTERS, choices))
+            or len(lines) < count + 2
+            or any(not c.startswith(prefix) for prefix, c in zip(_CHOICE_PREFIXES, choices))
         ):
             raise self._broken(f"a question protocol.md does not allow: {lines!r}")
-        return Asked(*heading, Question(tuple(lines[1:-4]), tuple(c[3:] for c in choices)))
+        texts = tuple(c[len(prefix):] for prefix, c in zip(_CHOICE_PREFIXES, choices))
+        return Asked(*heading, Question(tuple(lines[1:-count]), texts))
 
     def _timed_out(self) -> ClientTimeout:
         self.close()

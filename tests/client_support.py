@@ -1,7 +1,9 @@
 """
 What the client tests share: running blocking client code beside the in-process server, a
 TLS certificate of their own, servers that misbehave on purpose, and a client program as a
-child process fed line by line.
+child process fed line by line. Also what the admin command's tests share with them: the
+built-in tests as a student sees them, a test file to import, and the C{examtwist} command
+run as a child process.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
-from tests.support import LOOPBACK, temp_dir
-
-
+from tests.support import LOOPBACK, admin_path, temp_dir
 
 
 def in_thread(function, *args, **kwargs) -> Deferred:
@@ -158,3 +159,81 @@ class ClientProcess(ProcessProtocol):
             self.transport.signalProcess("KILL")
             return self.ended
         return None
+
+
+# The built-in tests as a student sees them (examtwist/testbank.py), written out here so that
+# a test compares what a client shows with what a person would read, not with the server's data.
+MATH_QUESTIONS = [
+    (("What is 12 * 12?",), ("124", "144", "132", "142")),
+    (("The sum of the first N odd numbers is:",), ("(N*(N+1))/2", "N^2 + N", "N^2 + 2*N", "N^2")),
+    (("What is the square root of 169?",), ("12", "14", "13", "17")),
+    (("Solve for x: 3x + 7 = 22",), ("5", "6", "4", "7")),
+    (("A rectangle is 8 cm long and 5 cm wide.", "What is its area?"),
+     ("13 cm^2", "26 cm^2", "40 cm^2", "45 cm^2")),
+]
+PYTHON_KEY = "CBBDA"  # the built-in python test's answers, in order
+
+# A questions file of two questions in the original format; its answers are "B" and "C".
+GOOD_QUESTIONS = """\
+What is 1 + 1?
+A) 1
+B) 2
+C) 3
+D) 4
+----------
+What does this print?
+    print("hi")
+A) hi
+B) "hi"
+C) nothing
+D) an error
+----------
+"""
+
+
+def write_file(testcase, name: str, text: str | bytes) -> str:
+    """A file of that name and text in a new temp dir; its path."""
+    path = os.path.join(temp_dir(testcase), name)
+    with open(path, "wb") as f:
+        f.write(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+async def run_admin(testcase, *args: str, answer: str | None = None) -> tuple[int, str, str]:
+    """
+    Run the installed C{examtwist ARGS} as a user does: (exit code, stdout, stderr). C{answer}
+    is the line typed at its question, if any; stdin is closed after it.
+    """
+    process = ClientProcess.spawn(testcase, [admin_path(), *args])
+    if answer is not None:
+        process.send(answer)
+    process.close_stdin()
+    code = await process.ended
+    return code, process.stdout, process.stderr
+
+
+async def waiting_for_input(process: ClientProcess, timeout: float = 10.0) -> None:
+    """
+    Let the reactor run until the client process sleeps, which after a prompt means it waits
+    in its read of stdin (Linux's /proc tells). A signal sent then interrupts the read at once;
+    one sent between the prompt and the read is noticed only after the next line of input,
+    as CPython checks for signals between bytecodes, not before a system call.
+    """
+    path = f"/proc/{process.transport.pid}/stat"
+    for _ in range(int(timeout / 0.005)):
+        with open(path) as f:
+            # The state follows the command name, which is in parentheses.
+            state = f.read().rpartition(")")[2].split()[0]
+        if state == "S":
+            return
+        await deferLater(reactor, 0.005, lambda: None)
+    raise AssertionError(f"the client did not wait for input within {timeout} s")
+
+
+async def stored_results(store) -> list[tuple]:
+    """
+    Every result in the store, in order, without its times and address: (username, test,
+    status, correct, answered, total, grade).
+    """
+    return [(r.username, r.test, r.status, r.correct, r.answered, r.total, r.grade)
+            for r in await store.list_results()]

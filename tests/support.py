@@ -37,7 +37,6 @@ from examtwist.tap import Options, makeService
 CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
 FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
 LOOPBACK = "127.0.0.1"
-MATH_KEY = "BDCAC"  # the built-in math test's answers
 
 
 def deferred_test(method):

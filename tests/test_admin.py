@@ -3,136 +3,231 @@ The `examtwist` admin command, run as users run it: a child process on a real da
 SQLite file or (the Postgres* classes) a PostgreSQL URL.
 """
 
-import csv
-import io
 import os
 import socket
-import sys
 
-from twisted.internet.utils import getProcessOutputAndValue
+from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from examtwist.storage import Result
+from tests.client_support import GOOD_QUESTIONS, run_admin, write_file
+from tests.support import OnPostgres, backend_of, logged_in, open_store, start_server, temp_dir
 
-from tests.support import OnPostgres, deferred_test, logged_in, open_store, start_server, temp_dir
-from tests.test_testbank import GOOD_QUESTIONS
-
-
-def admin_path() -> str:
-    return os.path.join(os.path.dirname(sys.executable), "examtwist")
+# A test of three questions in the original format, and its answers.
+TRIO_QUESTIONS = """\
+What is 2 + 2?
+A) 3
+B) 4
+C) 5
+D) 22
+----------
+Which is a prime?
+A) 9
+B) 15
+C) 21
+D) 7
+----------
+How many sides has a triangle?
+A) 3
+B) 4
+C) 5
+D) 6
+----------
+"""
+TRIO_ANSWERS = "B\nD\nA\n"
 
 
 class AdminTestCase(unittest.TestCase):
-    async def admin(self, *args):
-        out, err, code = await getProcessOutputAndValue(admin_path(), list(args), env=os.environ)
-        return out.decode(), err.decode(), code
+    async def admin(self, *args: str, answer: str | None = None) -> tuple[int, str, str]:
+        """C{examtwist ARGS}: (exit code, stdout, stderr)."""
+        return await run_admin(self, *args, answer=answer)
 
     async def database(self):
         self.store = await open_store(self)
         self.db = self.store.path
         return self.store
 
-    def files(self, questions, answers):
-        folder = temp_dir(self)
-        paths = os.path.join(folder, "questions.txt"), os.path.join(folder, "answers.txt")
-        for path, text in zip(paths, (questions, answers)):
-            with open(path, "w") as f:
-                f.write(text)
-        return paths
+    def files(self, questions: str, answers: str) -> tuple[str, str]:
+        return (write_file(self, "questions.txt", questions),
+                write_file(self, "answers.txt", answers))
+
+    async def sql(self, statement: str) -> list[tuple]:
+        """Run SQL on the test's database beside the store, as another program would."""
+        return await deferToThread(backend_of(self).execute, self.db, statement)
 
 
 class ExamsCommandTests(AdminTestCase):
-    @deferred_test
-    async def test_list(self):
+    async def test_list(self) -> None:
+        """If the database is new, then exams list shows math and python with 5 questions each."""
         await self.database()
-        out, err, code = await self.admin("exams", "list", "--db", self.db)
-        self.assertEqual(code, 0, err)
-        self.assertEqual(out.splitlines()[1], "|Number |Test   |Questions |")
-        self.assertEqual(out.splitlines()[3], "|1      |math   |5         |")
-        self.assertEqual(out.splitlines()[5], "|2      |python |5         |")
+        code, out, err = await self.admin("exams", "list", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, (
+            "+-------+-------+----------+\n"
+            "|Number |Test   |Questions |\n"
+            "+-------+-------+----------+\n"
+            "|1      |math   |5         |\n"
+            "+-------+-------+----------+\n"
+            "|2      |python |5         |\n"
+            "+-------+-------+----------+\n"
+        ))
 
-    @deferred_test
-    async def test_import_then_take_it(self):
+    async def test_import_then_take_it(self) -> None:
+        """
+        If a two-question file is imported as Basics, then the command says "Imported Basics
+        with 2 questions" and the store has it as test 3 with the answers B and C.
+        """
         store = await self.database()
-        q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
-        out, err, code = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
-        self.assertEqual((code, out), (0, "Imported Basics with 2 questions\n"), err)
-        exam = await store.find_test("3")
-        self.assertEqual((exam.name, [x.answer for x in exam.questions]), ("Basics", ["B", "C"]))
+        q, a = self.files(GOOD_QUESTIONS, "B\nc\n")
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
+        self.assertEqual((code, out, err), (0, "Imported Basics with 2 questions\n", ""))
+        test = await store.find_test("3")
+        self.assertEqual(
+            (test.name, [(x.text, x.choices, x.answer) for x in test.questions]),
+            ("Basics", [(("What is 1 + 1?",), ("1", "2", "3", "4"), "B"),
+                        (("What does this print?", '    print("hi")'),
+                         ("hi", '"hi"', "nothing", "an error"), "C")]),
+        )
 
-    @deferred_test
-    async def test_running_server_offers_an_imported_test_at_once(self):
-        """A student already connected sees the test in the next EXAMS and can take it."""
+    async def test_running_server_offers_an_imported_test_at_once(self) -> None:
+        """
+        If a test is imported while a student is connected, then the student's next EXAMS
+        lists it as "3 Basics 2" and TAKE basics starts it.
+        """
         await self.database()
         service, port = await start_server(self, "--db", self.db)
         student = await logged_in(port, "ada")
         self.assertEqual((await student.ask("EXAMS")).lines[1:-1], ("1 math 5", "2 python 5"))
         q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
-        out, err, code = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
-        self.assertEqual(code, 0, err)
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "Basics", q, a)
+        self.assertEqual((code, out, err), (0, "Imported Basics with 2 questions\n", ""))
         self.assertEqual((await student.ask("EXAMS")).lines[1:-1],
                          ("1 math 5", "2 python 5", "3 Basics 2"))
-        self.assertEqual((await student.ask("TAKE basics")).lines[:2], ("Question 1 of 2", "What is 1 + 1?"))
+        reply = await student.ask("TAKE basics")
+        self.assertEqual((reply.code, reply.lines), (350, (
+            "Question 1 of 2", "What is 1 + 1?", "A) 1", "B) 2", "C) 3", "D) 4")))
 
-    @deferred_test
-    async def test_bad_file_imports_nothing(self):
+    async def test_grade_of_two_in_three(self) -> None:
+        """
+        If a three-question test is imported and a student answers 2 of 3 right on the server,
+        then the reply is "Your grade is 66.7 (2/3 correct)" and results shows 66.7 in the grid
+        and in the CSV.
+        """
+        await self.database()
+        q, a = self.files(TRIO_QUESTIONS, TRIO_ANSWERS)
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "trio", q, a)
+        self.assertEqual((code, out, err), (0, "Imported trio with 3 questions\n", ""))
+        service, port = await start_server(self, "--db", self.db)
+        student = await logged_in(port, "ada")
+        self.assertEqual((await student.ask("TAKE trio")).lines[0], "Question 1 of 3")
+        self.assertEqual((await student.ask("B")).lines[0], "Question 2 of 3")
+        self.assertEqual((await student.ask("A")).lines[0], "Question 3 of 3")
+        reply = await student.ask("A")
+        self.assertEqual((reply.code, reply.lines), (250, ("Your grade is 66.7 (2/3 correct)",)))
+
+        code, out, err = await self.admin("results", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertRegex(out, (
+            r"\A\+-------\+-----\+-------\+------------------------\+\n"
+            r"\|Client \|Test \|Result \|Date                    \|\n"
+            r"\+-------\+-----\+-------\+------------------------\+\n"
+            r"\|ada    \|trio \|66\.7   \|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \|\n"
+            r"\+-------\+-----\+-------\+------------------------\+\n\Z"
+        ))
+        code, out, err = await self.admin("results", "--csv", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        header, row = out.splitlines()
+        self.assertEqual(header, "username,test,status,grade,correct,answered,total,started_at,"
+                                 "finished_at,client")
+        self.assertRegex(row, r"\Aada,trio,graded,66\.7,2,3,3,"
+                              r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,"
+                              r"127\.0\.0\.1:\d+\Z")
+
+    async def test_bad_file_imports_nothing(self) -> None:
+        """
+        If the questions file has "X) 3" where "C) 3" belongs, then the command names the file
+        and line 4, exits 1, and the tests stay math and python.
+        """
         store = await self.database()
         q, a = self.files(GOOD_QUESTIONS.replace("C) 3", "X) 3"), "B\nC\n")
-        out, err, code = await self.admin("exams", "import", "--db", self.db, "Broken", q, a)
-        self.assertEqual(code, 1)
-        self.assertIn(f"{q}, line 4: expected the choice line 'C) …'", err)
-        self.assertIn("nothing was imported", err)
-        self.assertEqual(len(await store.list_tests()), 2)
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "Broken", q, a)
+        self.assertEqual((code, out, err), (1, "", (
+            f"examtwist: {q}, line 4: expected the choice line 'C) …'; nothing was imported\n")))
+        self.assertEqual([t.name for t in await store.list_tests()], ["math", "python"])
 
-    @deferred_test
-    async def test_name_taken_unless_replace(self):
+    async def test_name_taken_unless_replace(self) -> None:
+        """
+        If a test is imported as "Math" while math exists, then it is refused (exit 1, the
+        message names --replace) and math keeps 5 questions; with --replace, math gets the new 2.
+        """
         store = await self.database()
         q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
-        out, err, code = await self.admin("exams", "import", "--db", self.db, "Math", q, a)
-        self.assertEqual(code, 1)
-        self.assertIn("--replace", err)
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "Math", q, a)
+        self.assertEqual((code, out, err), (1, "", (
+            "examtwist: a test named 'Math' exists already; use --replace to change its"
+            " questions; nothing was imported\n")))
         self.assertEqual(len((await store.find_test("math")).questions), 5)
-        out, err, code = await self.admin("exams", "import", "--replace", "--db", self.db, "math", q, a)
-        self.assertEqual(code, 0, err)
-        self.assertEqual(len((await store.find_test("1")).questions), 2)
+        code, out, err = await self.admin("exams", "import", "--replace", "--db", self.db,
+                                          "math", q, a)
+        self.assertEqual((code, out, err), (0, "Imported math with 2 questions\n", ""))
+        test = await store.find_test("1")
+        self.assertEqual((test.name, len(test.questions)), ("math", 2))
 
-    @deferred_test
-    async def test_missing_database_is_not_created(self):
+    async def test_missing_database_is_not_created(self) -> None:
+        """
+        If --db names a file that does not exist, then exams list says "no database at …",
+        exits 1, and does not create it.
+        """
         path = os.path.join(temp_dir(self), "nope.db")
-        out, err, code = await self.admin("exams", "list", "--db", path)
-        self.assertEqual(code, 1)
-        self.assertIn("no database at", err)
+        code, out, err = await self.admin("exams", "list", "--db", path)
+        self.assertEqual((code, out, err), (1, "", (
+            f"examtwist: no database at {path} (give --db, or start the server once)\n")))
         self.assertFalse(os.path.exists(path))
 
-    @deferred_test
-    async def test_usage(self):
-        for args in [(), ("exams",), ("exams", "import", "onlyname"), ("frobnicate",)]:
-            out, err, code = await self.admin(*args)
-            self.assertEqual(code, 2, args)
-            self.assertIn("examtwist:", err)
+    async def test_usage(self) -> None:
+        """
+        If no command, an incomplete one or an unknown one is given, then the usage is printed
+        with the reason on its last line, and the exit status is 2.
+        """
+        for args, reason in [
+            ((), "examtwist: say which command: exams, results, students, users or count"),
+            (("exams",), "examtwist: say which: exams list, or exams import"),
+            (("exams", "import", "onlyname"), "examtwist: Wrong number of arguments."),
+            (("frobnicate",), "examtwist: Unknown command: frobnicate"),
+        ]:
+            code, out, err = await self.admin(*args)
+            self.assertEqual((code, out, err.splitlines()[-1]), (2, "", reason), args)
 
 
 class ResultsCommandTests(AdminTestCase):
-    async def with_results(self):
+    async def with_results(self) -> None:
         store = await self.database()
         await store.add_user("alice", "h")
         await store.add_user("bob", "h")
-        await store.record_result(Result("alice", "math", "graded", 2, 3, 3, 66.7, "2026-11-25T10:00:00Z",
-                                         "2026-11-25T10:04:00Z", "127.0.0.1:5000"))
-        await store.record_result(Result("bob", "python", "abandoned", 1, 2, 5, None, "2026-11-25T11:00:00Z",
-                                         "2026-11-25T11:01:30Z", "[::1]:5001"))
+        await store.record_result(Result("alice", "math", "graded", 2, 3, 3, 66.7,
+                                         "2026-11-25T10:00:00Z", "2026-11-25T10:04:00Z",
+                                         "127.0.0.1:5000"))
+        await store.record_result(Result("bob", "python", "abandoned", 1, 2, 5, None,
+                                         "2026-11-25T11:00:00Z", "2026-11-25T11:01:30Z",
+                                         "[::1]:5001"))
 
-    @deferred_test
-    async def test_empty_grid(self):
+    async def test_empty_grid(self) -> None:
+        """If nobody has a result, then results prints the grid's header alone."""
         await self.database()
-        out, err, code = await self.admin("results", "--db", self.db)
-        self.assertEqual(out, "+-------+-----+-------+-----+\n|Client |Test |Result |Date |\n+-------+-----+-------+-----+\n")
+        code, out, err = await self.admin("results", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, "+-------+-----+-------+-----+\n"
+                              "|Client |Test |Result |Date |\n"
+                              "+-------+-----+-------+-----+\n")
 
-    @deferred_test
-    async def test_grid(self):
+    async def test_grid(self) -> None:
+        """
+        If alice has a graded 66.7 and bob an abandoned test, then the grid shows 66.7 for
+        alice, "abandoned" for bob, and each finishing time in UTC.
+        """
         await self.with_results()
-        out, err, code = await self.admin("results", "--db", self.db)
-        self.assertEqual(code, 0, err)
+        code, out, err = await self.admin("results", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
         self.assertEqual(out, (
             "+-------+-------+----------+------------------------+\n"
             "|Client |Test   |Result    |Date                    |\n"
@@ -143,81 +238,130 @@ class ResultsCommandTests(AdminTestCase):
             "+-------+-------+----------+------------------------+\n"
         ))
 
-    @deferred_test
-    async def test_csv(self):
+    async def test_csv(self) -> None:
+        """
+        If alice has a graded 66.7 and bob an abandoned test, then results --csv writes every
+        stored field of both, in the header's order, bob's grade empty.
+        """
         await self.with_results()
-        out, err, code = await self.admin("results", "--csv", "--db", self.db)
-        rows = list(csv.DictReader(io.StringIO(out)))
-        self.assertEqual([(r["username"], r["status"], r["grade"], r["answered"], r["client"]) for r in rows],
-                         [("alice", "graded", "66.7", "3", "127.0.0.1:5000"),
-                          ("bob", "abandoned", "", "2", "[::1]:5001")])
+        code, out, err = await self.admin("results", "--csv", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, (
+            "username,test,status,grade,correct,answered,total,started_at,finished_at,client\n"
+            "alice,math,graded,66.7,2,3,3,2026-11-25T10:00:00Z,2026-11-25T10:04:00Z,"
+            "127.0.0.1:5000\n"
+            "bob,python,abandoned,,1,2,5,2026-11-25T11:00:00Z,2026-11-25T11:01:30Z,[::1]:5001\n"
+        ))
 
 
 class UsersCommandTests(AdminTestCase):
-    @deferred_test
-    async def test_list(self):
+    async def test_list(self) -> None:
+        """
+        If zoe has 2 results and adam none, then users list shows them by name with when they
+        registered and 0 and 2 results, and no password hash.
+        """
         store = await self.database()
-        await store.add_user("zoe", "h")
-        await store.add_user("adam", "h")
-        out, err, code = await self.admin("users", "list", "--db", self.db)
-        names = [line.split("|")[1].strip() for line in out.splitlines()[3::2]]
-        self.assertEqual(names, ["adam", "zoe"])
-        self.assertNotIn("$argon2", out)
+        await store.add_user("zoe", "$argon2id$h")
+        await store.add_user("adam", "$argon2id$h")
+        for test, grade in (("math", 80.0), ("python", 40.0)):
+            await store.record_result(Result("zoe", test, "graded", 0, 5, 5, grade,
+                                             "2026-11-25T10:00:00Z", "2026-11-25T10:04:00Z",
+                                             "127.0.0.1:5000"))
+        await self.sql("UPDATE users SET created_at = '2026-11-20T09:00:00Z'"
+                       " WHERE username = 'zoe'")
+        await self.sql("UPDATE users SET created_at = '2026-11-21T18:30:05Z'"
+                       " WHERE username = 'adam'")
+        code, out, err = await self.admin("users", "list", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, (
+            "+---------+------------------------+--------+\n"
+            "|Username |Registered              |Results |\n"
+            "+---------+------------------------+--------+\n"
+            "|adam     |2026-11-21 18:30:05 UTC |0       |\n"
+            "+---------+------------------------+--------+\n"
+            "|zoe      |2026-11-20 09:00:00 UTC |2       |\n"
+            "+---------+------------------------+--------+\n"
+        ))
 
 
 class CountCommandTests(AdminTestCase):
-    @deferred_test
-    async def test_sqlite_has_no_shared_count(self):
-        """On SQLite the count is the server's own: the command says so and changes nothing."""
+    async def test_sqlite_has_no_shared_count(self) -> None:
+        """
+        If the database is SQLite, then count show and count restart say the count is the
+        server's own, in memory, and exit 1.
+        """
         await self.database()
         for action in ("show", "restart"):
-            out, err, code = await self.admin("count", action, "--db", self.db)
-            self.assertEqual(code, 1)
-            self.assertIn("counts connections in memory, from its own start", err)
+            code, out, err = await self.admin("count", action, "--db", self.db)
+            self.assertEqual((code, out, err), (1, "", (
+                f"examtwist: {self.db} is SQLite: its server counts connections in memory, from"
+                " its own start, and restarting it restarts the count; a shared count lives in"
+                " a PostgreSQL database\n")))
 
-    @deferred_test
-    async def test_usage(self):
-        out, err, code = await self.admin("count")
-        self.assertEqual(code, 2)
-        self.assertIn("say which: count show, or count restart", err)
+    async def test_usage(self) -> None:
+        """If count is given alone, then it says "say which: count show, or count restart", 2."""
+        code, out, err = await self.admin("count")
+        self.assertEqual((code, out, err.splitlines()[-1]),
+                         (2, "", "examtwist: say which: count show, or count restart"))
 
 
 class PostgresCountCommandTests(OnPostgres, AdminTestCase):
-    @deferred_test
-    async def test_show_and_restart(self):
+    async def test_show_and_restart(self) -> None:
+        """
+        If 3 connections were counted since 2026-01-02 03:04:05, then count show says so;
+        after count restart the count starts again from a new time: the next connection is 1.
+        """
         store = await self.database()
         for i in range(3):
             await store.count_connection(f"127.0.0.1:{5000 + i}", 7)
-        out, err, code = await self.admin("count", "show", "--db", self.db)
-        self.assertEqual(code, 0, err)
-        self.assertRegex(out, r"^3 connections counted since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n$")
-        out, err, code = await self.admin("count", "restart", "--db", self.db)
-        self.assertEqual((code, out), (0, "The count starts again: the next connection to any node is the first\n"), err)
+        await self.sql("UPDATE connection_count SET since = '2026-01-02T03:04:05Z'")
+        code, out, err = await self.admin("count", "show", "--db", self.db)
+        self.assertEqual((code, out, err),
+                         (0, "3 connections counted since 2026-01-02 03:04:05 UTC\n", ""))
+        code, out, err = await self.admin("count", "restart", "--db", self.db)
+        self.assertEqual((code, out, err), (0, (
+            "The count starts again: the next connection to any node is the first\n"), ""))
+        [(counted, since)] = await self.sql("SELECT counted, since FROM connection_count")
+        self.assertEqual(counted, 0)
+        self.assertNotEqual(since, "2026-01-02T03:04:05Z")
+        self.assertRegex(since, r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+        code, out, err = await self.admin("count", "show", "--db", self.db)
+        self.assertEqual((code, out, err),
+                         (0, f"0 connections counted since {since.replace('T', ' ')[:-1]} UTC\n",
+                          ""))
         self.assertEqual(await store.count_connection("127.0.0.1:6000", 7), (1, None))
-
 
 
 class DatabaseURLCommandTests(AdminTestCase):
     """A PostgreSQL URL that leads nowhere (no server needed to see it)."""
 
-    @deferred_test
-    async def test_unreachable_database_in_one_line(self):
-        """A server that is not there: libpq's reason, no traceback, no password; exit 1."""
+    async def test_unreachable_database_in_one_line(self) -> None:
+        """
+        If --db is a PostgreSQL URL where no server listens, then the command prints libpq's
+        reason after "examtwist: ", without a traceback or the password, and exits 1.
+        """
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        out, err, code = await self.admin("users", "list", "--db", f"postgresql://ann:s3cret@127.0.0.1:{port}/exams")
-        self.assertEqual(code, 1)
-        self.assertTrue(err.startswith("examtwist: connection failed:"), err)
-        self.assertIn(f'port {port} failed: Connection refused', err)
+        code, out, err = await self.admin(
+            "users", "list", "--db", f"postgresql://ann:s3cret@127.0.0.1:{port}/exams")
+        self.assertEqual((code, out), (1, ""))
+        self.assertTrue(err.startswith(
+            'examtwist: connection failed: connection to server at "127.0.0.1", port'
+            f" {port} failed: Connection refused\n"), err)
         self.assertNotIn("Traceback", err)
         self.assertNotIn("s3cret", err)
 
-    @deferred_test
-    async def test_bad_url_is_usage(self):
-        out, err, code = await self.admin("users", "list", "--db", "postgresql://ann:s3cret@[::1/exams")
-        self.assertEqual(code, 2)
-        self.assertIn("examtwist: --db: not a PostgreSQL URL", err)
+    async def test_bad_url_is_usage(self) -> None:
+        """
+        If --db is not a valid PostgreSQL URL, then it is a usage error (exit 2) that does not
+        show the password.
+        """
+        code, out, err = await self.admin("users", "list", "--db",
+                                          "postgresql://ann:s3cret@[::1/exams")
+        self.assertEqual((code, out), (2, ""))
+        self.assertTrue(err.splitlines()[-1].startswith("examtwist: --db: not a PostgreSQL URL"),
+                        err)
         self.assertNotIn("s3cret", err)
 
 

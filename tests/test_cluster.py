@@ -24,7 +24,6 @@ from twisted.trial.unittest import TestCase
 
 from examtwist.wire import Reply
 from tests.support import (
-    MATH_KEY,
     LOOPBACK,
     MATH_KEY,
     MATH_QUESTIONS,

@@ -5,6 +5,9 @@ keys, against a real server in this process.
 Tk runs in this (the reactor's) thread; the window's network calls run in its own worker
 thread. L{GUITestCase.until} processes Tk events and then lets the reactor run for a moment, so
 the window and the server both make progress while a test waits.
+
+Without Xvfb or Tk these tests skip and say so; in CI (CI set), where .ci/run installs them,
+they fail instead.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import gc
 import os
 import shutil
 import subprocess
+import time
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
@@ -20,12 +24,21 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from examtwist.attempts import grade_tenths
-from examtwist.wire import format_grade
-from tests.client_support import free_port
-from tests.support import LOOPBACK, connect, logged_in, start_server, temp_dir
+from tests.client_support import MATH_QUESTIONS, free_port, stored_results
+from tests.support import LOOPBACK, MATH_KEY, connect, logged_in, require, start_server, temp_dir
 
 XVFB = shutil.which("Xvfb")
+
+
+def missing_screen() -> str | None:
+    """What these tests lack to open a window, or None."""
+    if XVFB is None:
+        return "Xvfb is not installed (Debian package xvfb): no screen to open a window on"
+    try:
+        import tkinter  # noqa: F401
+    except ImportError as e:
+        return f"this Python has no Tk ({e}; Debian package python3-tk)"
+    return None
 
 
 class VirtualScreen:
@@ -62,8 +75,8 @@ class VirtualScreen:
 
 
 class GUITestCase(TestCase):
-    if XVFB is None:
-        skip = "Xvfb is not installed (Debian package xvfb, which .ci/run installs): no screen"
+    def setUp(self) -> None:
+        require(self, missing_screen())
 
     async def serve(self, *args: str) -> int:
         self.service, port = await start_server(self, *args)
@@ -92,8 +105,11 @@ class GUITestCase(TestCase):
         self.window = window = None
         gc.collect()
 
-    async def until(self, condition) -> None:
+    async def until(self, condition, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
         while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still not true after {timeout} s: {condition}")
             self.window.root.update()
             await deferLater(reactor, 0.01, lambda: None)
 
@@ -101,7 +117,7 @@ class GUITestCase(TestCase):
         await self.until(lambda: not self.window.busy)
 
     def status(self) -> str:
-        return str(self.window.status.cget("text"))
+        return str(self.window.screens.status.cget("text"))
 
     def press(self, key: str) -> None:
         """A real key event, delivered to the window with the focus."""
@@ -131,76 +147,78 @@ class GUITestCase(TestCase):
 class SessionTests(GUITestCase):
     async def test_whole_test_by_widgets_and_keys(self) -> None:
         """
-        Connect (the lucky greeting's addresses in a dialog), register, choose a test, answer
-        every question by mouse and by key, see the grade, take another, quit.
+        If a student connects as the lucky second connection, registers, takes math answering
+        the first question wrong and the rest right (by mouse, by number key, by letter key,
+        with Next and with Enter), then the dialog lists both connections' addresses, each
+        question shows "Question N of 5" with its text and "A) …" to "D) …", the grade screen
+        says "Your grade is 80.0 (4/5 correct)", 80.0 is stored, and Quit closes the window.
         """
         port = await self.serve("--lucky", "2")
         earlier = await connect(port)
         self.addCleanup(earlier.transport.loseConnection)
         window = self.open_window(port)
-        window.connect_button.invoke()
-        await self.until(lambda: window.screen == "account")
+        screens = window.screens
+        screens.connect_button.invoke()
+        await self.until(lambda: screens.screen == "account")
 
-        self.assertIsNotNone(window.lucky_dialog)
-        addresses = [p.address for p in sorted(self.service.factory.connections, key=lambda p: p.number)]
-        self.assertEqual(list(window.lucky_addresses.get(0, "end")), addresses)
-        self.screenshot("lucky", window.lucky_dialog)
-        window.lucky_ok.invoke()
-        self.assertIsNone(window.lucky_dialog)
+        self.assertIsNotNone(screens.lucky_dialog)
+        # As the server wrote them: the earlier connection's address, then the window's.
+        earlier_address = earlier.transport.getHost()
+        counted = sorted(self.service.factory.connections, key=lambda p: p.number)
+        self.assertEqual(list(screens.lucky_addresses.get(0, "end")),
+                         [f"{LOOPBACK}:{earlier_address.port}", counted[1].address])
+        self.screenshot("lucky", screens.lucky_dialog)
+        screens.lucky_ok.invoke()
+        self.assertIsNone(screens.lucky_dialog)
 
-        window.username.set("grace")
-        window.password.set("correct horse")
-        window.register_button.invoke()
-        await self.until(lambda: window.screen == "tests")
-        stored = await self.service.desk.store.list_tests()
-        self.assertEqual(
-            list(window.tests_list.get(0, "end")),
-            [f"{e.number}. {e.name} ({e.question_count} questions)" for e in stored],
-        )
-        window.tests_list.selection_clear(0, "end")
-        window.tests_list.selection_set([e.name for e in stored].index("math"))
-        window.tests_list.event_generate("<<ListboxSelect>>")
-        window.take_button.invoke()
-        await self.until(lambda: window.screen == "question")
+        screens.username.set("grace")
+        screens.password.set("correct horse")
+        screens.register_button.invoke()
+        await self.until(lambda: screens.screen == "tests")
+        self.assertEqual(list(screens.tests_list.get(0, "end")),
+                         ["1. math (5 questions)", "2. python (5 questions)"])
+        self.assertEqual(screens.password.get(), "")
+        screens.tests_list.selection_clear(0, "end")
+        screens.tests_list.selection_set(0)
+        screens.tests_list.event_generate("<<ListboxSelect>>")
+        screens.take_button.invoke()
+        await self.until(lambda: screens.screen == "question")
 
-        exam = await self.service.desk.store.find_test("math")
-        total = len(exam.questions)
-        for i, question in enumerate(exam.questions):
-            self.assertEqual(window.heading.cget("text"), f"Question {i + 1} of {total}")
-            self.assertEqual((window.progress.cget("value"), window.progress.cget("maximum")),
-                             (i + 1, total))
-            self.assertEqual(window.question_text.cget("text"), "\n".join(question.text))
-            self.assertEqual([b.cget("text") for b in window.choice_buttons],
-                             [f"{l}) {c}" for l, c in zip("ABCD", question.choices)])
-            self.assertIn("disabled", window.next_button.state())
-            letter = question.answer if i else "ABCD"[("ABCD".index(question.answer) + 1) % 4]
+        letters = ["A", *MATH_KEY[1:]]  # the first one wrong (B is right), the rest right
+        for i, ((text, choices), letter) in enumerate(zip(MATH_QUESTIONS, letters)):
+            self.assertEqual(screens.heading.cget("text"), f"Question {i + 1} of 5")
+            self.assertEqual((screens.progress.cget("value"), screens.progress.cget("maximum")),
+                             (i + 1, 5))
+            self.assertEqual(screens.question_text.cget("text"), "\n".join(text))
+            self.assertEqual([b.cget("text") for b in screens.choice_buttons],
+                             [f"A) {choices[0]}", f"B) {choices[1]}", f"C) {choices[2]}",
+                              f"D) {choices[3]}"])
+            self.assertIn("disabled", screens.next_button.state())
             index = "ABCD".index(letter)
             if i % 3 == 0:
-                window.choice_buttons[index].invoke()
+                screens.choice_buttons[index].invoke()
             elif i % 3 == 1:
                 self.press(str(index + 1))
             else:
                 self.press(letter.lower())
-            self.assertEqual(window.choice.get(), letter)
-            self.assertNotIn("disabled", window.next_button.state())
+            self.assertEqual(screens.choice.get(), letter)
+            self.assertNotIn("disabled", screens.next_button.state())
             if i == 1:
                 self.screenshot("question")
             if i % 2:
                 self.press("Return")
             else:
-                window.next_button.invoke()
+                screens.next_button.invoke()
             await self.wait_idle()
 
-        self.assertEqual(window.screen, "grade")
-        self.assertEqual(window.grade_label.cget("text"),
-                         f"Your grade is {format_grade(grade_tenths(total - 1, total))}"
-                         f" ({total - 1}/{total} correct)")
+        self.assertEqual(screens.screen, "grade")
+        self.assertEqual(screens.grade_label.cget("text"), "Your grade is 80.0 (4/5 correct)")
         self.screenshot("grade")
-        results = await self.service.desk.store.list_results()
-        self.assertEqual([(r.username, r.test, r.correct) for r in results], [("grace", "math", total - 1)])
+        self.assertEqual(await stored_results(self.service.desk.store),
+                         [("grace", "math", "graded", 4, 5, 5, 80.0)])
 
-        window.again_button.invoke()
-        await self.until(lambda: window.screen == "tests")
+        screens.again_button.invoke()
+        await self.until(lambda: screens.screen == "tests")
         window.quit()
         await self.until(lambda: window.closed)
         self.assertEqual(window.client, None)
@@ -209,50 +227,60 @@ class SessionTests(GUITestCase):
 class TroubleTests(GUITestCase):
     async def test_errors_appear_in_the_window(self) -> None:
         """
-        A refused connection, a bad port, a wrong password, the server stopping mid-test: each
-        is told in the status line, and the window goes where it can carry on.
+        If the connection is refused, the port is not a number, the password is wrong or the
+        server stops mid-test, then the status line says so in a sentence ("The port must be
+        a number from 1 to 65535.", "Invalid username and/or password.", "The server closed
+        the connection: Server shutting down.") and the window shows the screen to go on from.
         """
         port = await self.serve()
         (await logged_in(port, "heidi")).transport.loseConnection()
-        window = self.open_window(await free_port())
-        window.connect_button.invoke()
+        nothing = await free_port()
+        window = self.open_window(nothing)
+        screens = window.screens
+        screens.connect_button.invoke()
         await self.wait_idle()
-        self.assertEqual(window.screen, "connect")
-        self.assertIn("refused", self.status())
+        self.assertEqual(
+            (screens.screen, self.status()),
+            ("connect", f"Could not connect to {LOOPBACK}:{nothing}: Connection refused."),
+        )
 
-        window.port.set("http")
-        window.connect_button.invoke()
-        self.assertFalse(window.busy)
-        self.assertEqual(self.status(), "The port must be a number from 1 to 65535.")
+        screens.port.set("http")
+        screens.connect_button.invoke()
+        self.assertEqual((window.busy, screens.screen, self.status()),
+                         (False, "connect", "The port must be a number from 1 to 65535."))
 
-        window.port.set(str(port))
-        window.connect_button.invoke()
-        await self.until(lambda: window.screen == "account")
-        window.username.set("heidi")
-        window.password.set("wrong")
-        window.login_button.invoke()
+        screens.port.set(str(port))
+        screens.connect_button.invoke()
+        await self.until(lambda: screens.screen == "account")
+        self.assertEqual(self.status(), "")
+        screens.username.set("heidi")
+        screens.password.set("wrong")
+        screens.login_button.invoke()
         await self.wait_idle()
-        self.assertEqual((window.screen, self.status()), ("account", "Invalid username and/or password."))
+        self.assertEqual((screens.screen, self.status()),
+                         ("account", "Invalid username and/or password."))
 
-        window.password.set("correct horse")
+        screens.password.set("correct horse")
         self.press("Return")
-        await self.until(lambda: window.screen == "tests")
-        window.take_button.invoke()
-        await self.until(lambda: window.screen == "question")
+        await self.until(lambda: screens.screen == "tests")
+        screens.take_button.invoke()
+        await self.until(lambda: screens.screen == "question")
         # What stopping the service does to each connection, at once.
         stopping = self.service.factory.shutdown()
         window.pick("A")
-        window.next_button.invoke()
+        screens.next_button.invoke()
         await self.wait_idle()
-        self.assertEqual(window.screen, "connect")
-        self.assertEqual(self.status(), "The server closed the connection: Server shutting down.")
+        self.assertEqual((screens.screen, self.status(), window.client),
+                         ("connect", "The server closed the connection: Server shutting down.",
+                          None))
         self.screenshot("server-gone")
         await stopping
 
     async def test_window_lives_while_the_server_is_slow(self) -> None:
         """
-        While the server keeps the window waiting, Tk still runs (timers fire, the status says
-        what it waits for, Connect cannot be pressed twice); the greeting then moves it on.
+        If the server accepts the connection but has not greeted yet, then Tk still runs
+        (three timers fire), the status says "Connecting to 127.0.0.1:PORT…", Connect is
+        disabled; once the greeting comes, the account screen shows "Welcome to the server!".
         """
         held: list[Protocol] = []
 
@@ -264,17 +292,20 @@ class TroubleTests(GUITestCase):
             Factory.forProtocol(Held)
         )
         self.addCleanup(listener.stopListening)
-        window = self.open_window(listener.getHost().port)
-        window.connect_button.invoke()
+        port = listener.getHost().port
+        window = self.open_window(port)
+        screens = window.screens
+        screens.connect_button.invoke()
         await self.until(lambda: held)
         ticks: list[bool] = []
         for tick in range(1, 4):
             window.root.after(1, lambda: ticks.append(window.busy))
             await self.until(lambda: len(ticks) == tick)
         self.assertEqual(ticks, [True, True, True])
-        self.assertIn("disabled", window.connect_button.state())
-        self.assertTrue(self.status().startswith("Connecting to "))
+        self.assertIn("disabled", screens.connect_button.state())
+        self.assertEqual(self.status(), f"Connecting to {LOOPBACK}:{port}…")
         held[0].transport.write(b"220 Welcome to the server!\r\n")
-        await self.until(lambda: window.screen == "account")
-        self.assertEqual(window.welcome.cget("text"), "Welcome to the server!")
+        await self.until(lambda: screens.screen == "account")
+        self.assertEqual((screens.welcome.cget("text"), self.status()),
+                         ("Welcome to the server!", ""))
         held[0].transport.loseConnection()
