@@ -163,7 +163,7 @@ class ClientProcess(ProcessProtocol):
 
 # The built-in tests as a student sees them (examtwist/testbank.py), written out here so that
 # a test compares what a client shows with what a person would read, not with the server's data.
-MATH_QUESTIONS = [
+MATH_AS_SHOWN = [
     (("What is 12 * 12?",), ("124", "144", "132", "142")),
     (("The sum of the first N odd numbers is:",), ("(N*(N+1))/2", "N^2 + N", "N^2 + 2*N", "N^2")),
     (("What is the square root of 169?",), ("12", "14", "13", "17")),

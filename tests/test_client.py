@@ -19,7 +19,7 @@ from examtwist.clienterrors import (
 )
 from examtwist.testbank import Question
 from tests.client_support import (
-    MATH_QUESTIONS,
+    MATH_AS_SHOWN,
     fake_server,
     free_port,
     in_thread,
@@ -118,7 +118,7 @@ class DialogueTests(ClientTestCase):
         client = await self.registered(port)
         question = await in_thread(client.take, "MATH")
         letters = [*MATH_KEY[:3], "B", "D"]  # the right ones are BDC, then A and C
-        for number, ((text, choices), letter) in enumerate(zip(MATH_QUESTIONS, letters), 1):
+        for number, ((text, choices), letter) in enumerate(zip(MATH_AS_SHOWN, letters), 1):
             self.assertEqual(question, Asked(number, 5, Question(text, choices)))
             self.assertEqual(question.heading, f"Question {number} of 5")
             question = await in_thread(client.answer, letter.lower())
@@ -207,7 +207,7 @@ class RefusalTests(ClientTestCase):
             error = await self.assertFailure(in_thread(client.answer, bad), InputError)
             self.assertEqual(str(error), f"answer with A, B, C or D, not {bad!r}")
         question = await in_thread(client.answer, " \tb ")
-        self.assertEqual(question, Asked(2, 5, Question(*MATH_QUESTIONS[1])))
+        self.assertEqual(question, Asked(2, 5, Question(*MATH_AS_SHOWN[1])))
 
     async def test_input_that_would_break_the_line(self) -> None:
         """

@@ -11,7 +11,7 @@ from examtwist.attempts import Attempt, grade_tenths
 from examtwist.formats import FileFormatError, read_test
 from examtwist.testbank import BUILTIN_TESTS, Question, Test, check_test_name
 from examtwist.wire import format_grade
-from tests.client_support import GOOD_QUESTIONS, MATH_QUESTIONS, PYTHON_KEY
+from tests.client_support import GOOD_QUESTIONS, MATH_AS_SHOWN, PYTHON_KEY
 from tests.support import MATH_KEY, temp_dir
 
 GOOD_TEST = Test("quiz", (
@@ -50,7 +50,7 @@ class BuiltinTestTests(SynchronousTestCase):
         """
         math, python = BUILTIN_TESTS
         self.assertEqual((math.name, python.name), ("math", "python"))
-        self.assertEqual([(q.text, q.choices) for q in math.questions], MATH_QUESTIONS)
+        self.assertEqual([(q.text, q.choices) for q in math.questions], MATH_AS_SHOWN)
         self.assertEqual("".join(q.answer for q in math.questions), MATH_KEY)
         self.assertEqual("".join(q.answer for q in python.questions), PYTHON_KEY)
         self.assertEqual([len(q.choices) for q in python.questions], [4, 4, 4, 4, 4])
