@@ -33,50 +33,35 @@ class State(enum.Enum):
 @implementer(IHalfCloseableProtocol)
 class OrderedLineReceiver(LineReceiver):
     """
-    Lines end with LF, and a CR before it is dropped, so both line endings work.
-
-    @cvar maxLine: bytes a line may hold before its ending. Once more than that have arrived
-        with no ending, L{lineLengthExceeded} is called at once (a CR exactly at the limit may
-        be the start of CRLF, so it gets the benefit of the doubt).
-    @cvar maxHeld: bytes of lines held while one is in hand or the client does not read its
-        replies; beyond them the socket is not read.
-    @cvar linger: seconds a closing connection reads and drops what the client still sends, so
-        its last reply is not destroyed by a reset for unread input.
-    @ivar clock: the reactor's time (C{callLater}, C{seconds}); set before the connection is made.
-    @ivar idleTimeout: seconds without a line before L{timeoutConnection}; None for never. The
-        clock runs only while the client is waited for.
+    Lines end with LF, and a CR before it is dropped, so both line endings work. Set C{clock}
+    (the reactor's C{callLater} and C{seconds}) before the connection is made.
     """
 
     delimiter = b"\n"
+    # Bytes a line may hold before its ending; once more have arrived with no ending,
+    # lineLengthExceeded at once (a CR right at the limit may start a CRLF: it may wait).
     maxLine = 1024
+    # Bytes of lines held while one is in hand or the client does not read its replies;
+    # beyond them the socket is not read.
     maxHeld = 65536
+    # Seconds a closing connection reads and drops what still arrives, so a reset for unread
+    # input does not destroy its last reply.
     linger = 2.0
-    clock = None
+    # Seconds without a line before timeoutConnection (None: never), counted while waiting.
     idleTimeout: float | None = None
+    clock = None
 
     state = State.WAITING
     # What is known of the peer, beside the state:
-    _readerBlocked = False  # it does not read our replies (its transport's buffer is full)
+    readerBlocked = False  # it does not read its replies: its transport's buffer is full
     _inputEnded = False  # it closed its sending side
     _stopReply: bytes | None = None  # asked to close once the line in hand is answered
     _held = 0  # bytes received and not yet handled
     _lastByte = b""
     _socketPaused = False
-    _quietSince = 0.0
-    _idleTimer = None
+    _idle = None
     _lingerTimer = None
-    _closedWaiters: tuple | list = ()
-
-    @property
-    def readerBlocked(self) -> bool:
-        """True while the client does not read its replies, so its lines are held."""
-        return self._readerBlocked
-
-    @property
-    def MAX_LENGTH(self) -> int:  # LineReceiver's own limit: a line plus a CR
-        return self.maxLine + 1
-
-    # What a subclass says
+    _closedWaiters: list[Deferred[None]] = []
 
     def handleLine(self, line: bytes) -> Deferred | None:
         """
@@ -95,39 +80,34 @@ class OrderedLineReceiver(LineReceiver):
     def timeoutConnection(self) -> None:
         self.close()
 
-    # Connection life
-
     def connectionMade(self) -> None:
+        self.MAX_LENGTH = self.maxLine + 1  # LineReceiver's own limit: a line and a CR
         self.transport.registerProducer(_ReaderBackpressure(self), True)
-        self._quietSince = self.clock.seconds()
-        if self.idleTimeout:
-            self._idleTimer = self.clock.callLater(self.idleTimeout, self._idleCheck)
+        self._idle = _IdleClock(self)
+        self._closedWaiters = []
 
     def connectionLost(self, reason=None) -> None:
         self.state = State.CLOSED
-        for timer in (self._idleTimer, self._lingerTimer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        waiters, self._closedWaiters = self._closedWaiters, ()
-        for waiter in waiters:
+        if self._idle is not None:
+            self._idle.stop()
+        if self._lingerTimer is not None and self._lingerTimer.active():
+            self._lingerTimer.cancel()
+        for waiter in self._closedWaiters:
             waiter.callback(None)
 
     def whenClosed(self) -> Deferred[None]:
         """Fires once the connection is gone."""
         if self.state is State.CLOSED:
             return succeed(None)
-        if not self._closedWaiters:
-            self._closedWaiters = []
-        waiter: Deferred[None] = Deferred()
-        self._closedWaiters.append(waiter)
-        return waiter
+        self._closedWaiters.append(Deferred())
+        return self._closedWaiters[-1]
 
     def readConnectionLost(self) -> None:
         """The client sent EOF: answer the lines it sent before, then close."""
         self._inputEnded = True
         if self.state is State.CLOSING:
             self.transport.loseConnection()
-        elif self.state is State.WAITING and not self._readerBlocked:
+        elif self.state is State.WAITING and not self.readerBlocked:
             self.close()
 
     def writeConnectionLost(self) -> None:
@@ -140,13 +120,8 @@ class OrderedLineReceiver(LineReceiver):
 
     def hold(self, work: Deferred | None) -> None:
         """Handle no further line until C{work} has fired (the greeting, say)."""
-        if work is None or work.called and not isinstance(work.result, Deferred):
-            if work is not None:
-                work.addErrback(self.lineFailed)
-            return
-        self.state = State.WORKING
-        self._update()
-        work.addErrback(self.lineFailed).addBoth(self._answered)
+        if self._inHand(work):
+            self._update()
 
     def stop(self, reply: bytes) -> None:
         """Close with this reply once the line in hand (if any) is answered."""
@@ -156,10 +131,7 @@ class OrderedLineReceiver(LineReceiver):
             self.close(reply)
 
     def close(self, reply: bytes | None = None) -> None:
-        """
-        Send a last reply, then close politely: FIN first, drop what still arrives for a
-        moment, then close for good.
-        """
+        """Send a last reply; FIN, drop what still arrives for a moment, then close for good."""
         if self.state is State.CLOSING or self.state is State.CLOSED:
             return
         if reply is not None:
@@ -173,8 +145,6 @@ class OrderedLineReceiver(LineReceiver):
         self.transport.loseWriteConnection()
         self._update()  # read on, so the client's EOF or reset can arrive
         self._lingerTimer = self.clock.callLater(self.linger, self.transport.abortConnection)
-
-    # Lines
 
     def dataReceived(self, data: bytes) -> None:
         if self.state is State.CLOSING or self.state is State.CLOSED:
@@ -206,14 +176,21 @@ class OrderedLineReceiver(LineReceiver):
         except Exception:
             self.lineFailed(Failure())
             work = None
-        if work is None or work.called and not isinstance(work.result, Deferred):
-            if work is not None:
-                work.addErrback(self.lineFailed)
-            self._quietSince = self.clock.seconds()
-            return
+        if self._inHand(work):
+            self.paused = True
+        else:
+            self._idle.since = self.clock.seconds()
+
+    def _inHand(self, work: Deferred | None) -> bool:
+        """Whether C{work} is still to finish, holding later lines; a failure is reported."""
+        if work is None:
+            return False
+        work.addErrback(self.lineFailed)
+        if work.called and not isinstance(work.result, Deferred):
+            return False
         self.state = State.WORKING
-        self.paused = True
-        work.addErrback(self.lineFailed).addBoth(self._answered)
+        work.addBoth(self._answered)
+        return True
 
     def clearLineBuffer(self) -> bytes:
         self._held = 0
@@ -223,26 +200,25 @@ class OrderedLineReceiver(LineReceiver):
         if self.state is not State.WORKING:
             return
         self.state = State.WAITING
-        self._quietSince = self.clock.seconds()
+        self._idle.since = self.clock.seconds()
         if self._stopReply is not None:
             self.close(self._stopReply)
         else:
             self._update()
 
     def _setReaderBlocked(self, blocked: bool) -> None:
-        self._readerBlocked = blocked
+        self.readerBlocked = blocked
         if self.state is State.WAITING or self.state is State.WORKING:
             self._update()
 
     def _update(self) -> None:
         """
-        Handle lines only while none is in hand and the client takes its replies. Held lines
-        wait in the buffer and the socket is read on until C{maxHeld} bytes wait: pausing it
-        for every line that waits on other work costs two system calls a line, and TLS may
-        need to read before it can write. A closing connection reads on, to drop what arrives.
+        Handle lines only while none is in hand and the client takes its replies; read the
+        socket on until C{maxHeld} bytes wait (pausing it for every line that waits costs two
+        system calls a line, and TLS may need to read to write), and while closing.
         """
         closing = self.state is State.CLOSING
-        holdLines = not closing and (self.state is State.WORKING or self._readerBlocked)
+        holdLines = not closing and (self.state is State.WORKING or self.readerBlocked)
         holdSocket = holdLines and self._held > self.maxHeld
         if holdSocket != self._socketPaused:
             self._socketPaused = holdSocket
@@ -255,20 +231,36 @@ class OrderedLineReceiver(LineReceiver):
             if not holdLines:
                 self.dataReceived(b"")
 
-    def _idleCheck(self) -> None:
-        """
-        The idle timer is not moved for every line (that costs more than the line): when it
-        fires it looks at when the client was last waited for, and fires again later if need be.
-        """
-        self._idleTimer = None
-        if self.state is State.CLOSING or self.state is State.CLOSED:
+
+class _IdleClock:
+    """
+    When the client was last waited for, and a timer that looks at it when it fires: the
+    timer is not moved for every line, which would cost more than the line. It counts only
+    while the client is waited for, never while a line is in hand.
+    """
+
+    def __init__(self, lines: OrderedLineReceiver) -> None:
+        self._lines = lines
+        self.since = lines.clock.seconds()
+        self._timer = None
+        if lines.idleTimeout:
+            self._timer = lines.clock.callLater(lines.idleTimeout, self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+
+    def _check(self) -> None:
+        lines, timeout = self._lines, self._lines.idleTimeout
+        self._timer = None
+        if lines.state is State.CLOSING or lines.state is State.CLOSED:
             return
-        quiet = self.clock.seconds() - self._quietSince
-        if self.state is State.WAITING and quiet >= self.idleTimeout:
-            self.timeoutConnection()
+        quiet = lines.clock.seconds() - self.since
+        if lines.state is State.WAITING and quiet >= timeout:
+            lines.timeoutConnection()
             return
-        wait = self.idleTimeout if self.state is State.WORKING else self.idleTimeout - quiet
-        self._idleTimer = self.clock.callLater(wait, self._idleCheck)
+        wait = timeout if lines.state is State.WORKING else timeout - quiet
+        self._timer = lines.clock.callLater(wait, self._check)
 
 
 @implementer(IPushProducer)
