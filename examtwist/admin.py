@@ -14,7 +14,6 @@ as the server, so it is safe to run beside running servers.
 
 from __future__ import annotations
 
-import csv
 import sys
 
 from twisted.internet.defer import ensureDeferred
@@ -24,7 +23,7 @@ from twisted.python import usage
 
 from examtwist.commandline import VersionOption, parse_or_exit
 from examtwist.storage.engines import URL_FORM, check_database, database_errors, engine_for
-from examtwist.formats import FileFormatError, read_test
+from examtwist.formats import FileFormatError, read_test, write_csv
 from examtwist.storage import Result, Store, StudentExists, TestExists
 from examtwist.students import CSV_HEADER, make_student, read_students_csv
 from examtwist.wire import format_grade
@@ -103,15 +102,12 @@ class ResultsOptions(_DatabaseOptions):
     async def run(self, store: Store, out) -> None:
         results = await store.list_results()
         if self["csv"]:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(
+            write_csv(
+                out,
                 ["username", "test", "status", "grade", "correct", "answered", "total",
-                 "started_at", "finished_at", "client"]
-            )
-            writer.writerows(
-                [r.username, r.test, r.status, _grade(r), r.correct, r.answered, r.total,
-                 r.started_at, r.finished_at, r.client]
-                for r in results
+                 "started_at", "finished_at", "client"],
+                ([r.username, r.test, r.status, _grade(r), r.correct, r.answered, r.total,
+                  r.started_at, r.finished_at, r.client] for r in results),
             )
             return
         rows = [(r.username, r.test, _grade(r) or r.status, _when(r.finished_at)) for r in results]
@@ -162,9 +158,7 @@ class StudentsListOptions(_DatabaseOptions):
     async def run(self, store: Store, out) -> None:
         students = await store.list_students()
         if self["csv"]:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(CSV_HEADER)
-            writer.writerows((s.name, s.id, s.age) for s in students)
+            write_csv(out, CSV_HEADER, ((s.name, s.id, s.age) for s in students))
             return
         rows = [(str(s.id), s.name, str(s.age)) for s in students]
         out.write(grid(("ID", "Name", "Age"), rows))

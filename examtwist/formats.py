@@ -5,6 +5,7 @@ an answers file), and the one error every file format reports, naming the file a
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -15,6 +16,31 @@ _CHOICE = re.compile(r"([A-D])\)\s*(.*)\Z")
 _DASHES = re.compile(r"\s*-+\s*\Z")
 # Characters that would break a reply line, or split it for a client using str.splitlines().
 _BREAKS_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+# What a spreadsheet takes for the start of a formula in a cell (OWASP: CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    """A cell to write to CSV: text a spreadsheet would run as a formula gets a quote before."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """A cell read from CSV, without the quote L{spreadsheet_safe} put before a formula."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def write_csv(out, header, rows) -> None:
+    """CSV as the admin command writes it: every cell spreadsheet-safe."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
 
 
 class FileFormatError(ValueError):

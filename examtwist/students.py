@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from examtwist.formats import FileFormatError, read_text
+from examtwist.formats import FileFormatError, from_spreadsheet_safe, read_text
 
 # SQLite stores integers in 64 bits: a larger ID cannot be stored, so no student has it.
 MAX_ID = 2**63 - 1
@@ -106,7 +106,7 @@ def read_students_csv(path: str | Path) -> list[tuple[int, Student]]:
             if len(row) != 3:
                 raise FileFormatError(path, line, f"expected 3 fields (name,id,age), found {len(row)}")
             try:
-                student = make_student(*row)
+                student = make_student(*(from_spreadsheet_safe(cell) for cell in row))
             except ValueError as e:
                 raise FileFormatError(path, line, str(e)) from None
             if student.id in seen:

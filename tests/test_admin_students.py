@@ -56,6 +56,29 @@ class StudentsCommandTests(TestCase):
             "+-----+-------------+----+\n"
         ), ""))
 
+    async def test_csv_is_safe_in_a_spreadsheet(self) -> None:
+        """
+        If students are named =HYPERLINK("http://x.example","ok"), +1, -Ali and @SUM(A1), then
+        list --csv writes each with a quote before it, so a spreadsheet shows text instead of
+        running a formula; and import reads the file back to the same names.
+        """
+        names = ['=HYPERLINK("http://x.example","ok")', "+1", "-Ali", "@SUM(A1)"]
+        await self.admin("clear", "--yes")
+        for number, name in enumerate(names, 1):
+            self.assertEqual((await self.admin("add", "--", name, str(number), "20"))[0], 0, name)
+        code, out, err = await self.admin("list", "--csv")
+        self.assertEqual((code, out, err), (0, (
+            "name,id,age\n"
+            '"\'=HYPERLINK(""http://x.example"",""ok"")",1,20\n'
+            "'+1,2,20\n"
+            "'-Ali,3,20\n"
+            "'@SUM(A1),4,20\n"
+        ), ""))
+        path = write_file(self, "students.csv", out)
+        self.assertEqual(await self.admin("import", "--replace", path),
+                         (0, f"Imported 4 students from {path}\n", ""))
+        self.assertEqual([s.name for s in await self.students()], names)
+
     async def test_add_bad_input(self) -> None:
         """
         If an ID is "12x", an age "two", the name empty or a field missing, then the last line
