@@ -34,6 +34,7 @@ from examtwist.wire import (
     parse_answer,
     parse_grade,
     parse_question_heading,
+    printable,
     question_heading,
 )
 
@@ -287,7 +288,7 @@ class ExamClient:
                 self.close()
                 raise ConnectionClosed("the server closed the connection")
             try:
-                self._replies.extend(self._parser.feed(data))
+                self._replies.extend(map(_printable, self._parser.feed(data)))
             except ReplyFormatError as e:
                 raise self._broken(str(e)) from None
         return self._replies.pop(0)
@@ -312,6 +313,12 @@ class ExamClient:
     def _broken(self, what: str) -> ProtocolError:
         self.close()
         return ProtocolError(f"the server broke the protocol ({what}); disconnected")
+
+
+def _printable(reply: Reply) -> Reply:
+    """A reply as a person may be shown it: no escape sequence or control character of the
+    server's reaches the terminal or the window."""
+    return Reply(reply.code, tuple(printable(line) for line in reply.lines))
 
 
 def _credentials(username: str, password: str) -> str:

@@ -309,6 +309,46 @@ class ClosingTests(ClientTestCase):
         )
 
 
+    async def test_terminal_escapes_are_not_shown(self) -> None:
+        """
+        If a server's greeting holds ESC ] 52 (a clipboard write), ESC [ 2K (erase the line),
+        a C1 CSI, a BEL and a NUL, then the client's greeting is the text without any of them:
+        "Welcome! to the server".
+        """
+        port = await fake_server(
+            self, b"220 Welcome\x1b]52;c;ZXZpbA==\x07! \x1b[2Kto the\xc2\x9b2J \x07server\x00\r\n"
+        )
+        client = await in_thread(ExamClient.connect, LOOPBACK, port)
+        self.addCleanup(client.close)
+        self.assertEqual(client.greeting.lines, ("Welcome! to the server",))
+
+    async def test_endless_reply_line_ends_the_session(self) -> None:
+        """
+        If a server sends 8 MB without a newline, then the client gives up as soon as the line
+        passes 4 KiB, with a ProtocolError saying so, instead of reading all of it.
+        """
+        port = await fake_server(self, b"220 " + b"x" * 8_000_000)
+        error = await self.assertFailure(in_thread(ExamClient.connect, LOOPBACK, port),
+                                         ProtocolError)
+        self.assertEqual(
+            str(error),
+            "the server broke the protocol (a reply line longer than 4096 bytes); disconnected",
+        )
+
+    async def test_reply_of_too_many_lines_ends_the_session(self) -> None:
+        """
+        If a server's greeting goes on for 1,001 lines, then the client gives up with a
+        ProtocolError saying a reply may have 1,000.
+        """
+        port = await fake_server(self, b"220-line\r\n" * 1001 + b"220 end\r\n")
+        error = await self.assertFailure(in_thread(ExamClient.connect, LOOPBACK, port),
+                                         ProtocolError)
+        self.assertEqual(
+            str(error),
+            "the server broke the protocol (a reply of more than 1000 lines); disconnected",
+        )
+
+
 class TLSTests(ClientTestCase):
     async def tls_server(self) -> tuple[int, str]:
         key, cert = self_signed_certificate(self)
