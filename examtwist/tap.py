@@ -11,7 +11,7 @@ from twisted.web.server import Site
 
 from examtwist.counting import counter_for
 from examtwist.engines import URL_FORM, check_database
-from examtwist.passwords import HashCost, PasswordHasher
+from examtwist.passwords import QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
@@ -33,7 +33,15 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _bound(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 _positive_int.coerceDoc = "Must be 1 or more."
+_bound.coerceDoc = "0 turns it off."
 _seconds.coerceDoc = "Seconds; 0 turns it off."
 
 
@@ -54,6 +62,10 @@ class Options(usage.Options):
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+        ["hash-queue", None, QUEUE,
+         "Password checks that may wait for a hash thread; more get 421 Server busy.", _bound],
+        ["hash-queue-per-address", None, QUEUE_PER_ADDRESS,
+         "Of those, how many may come from one client address.", _bound],
     ]
 
     def postOptions(self) -> None:
@@ -86,7 +98,10 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         from twisted.internet import reactor
     store = Store(reactor, config["db"])
     if hasher is None:
-        hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
+        hasher = PasswordHasher(
+            reactor, config["hash-cost"], threads=config["hash-threads"],
+            queue=config["hash-queue"], per_address=config["hash-queue-per-address"],
+        )
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]))
     factory = ExamFactory(reactor, desk, config["idle-timeout"])
     root = ExamServer(reactor, desk, factory)
