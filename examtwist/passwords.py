@@ -90,6 +90,11 @@ class PasswordHasher:
         """Checks waiting for a thread."""
         return self._checks.waiting
 
+    @property
+    def running(self) -> int:
+        """Checks being hashed."""
+        return self._checks.running
+
     def start(self) -> None:
         self._checks.start()
 
