@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from examtwist.passwords import HasherBusy, PasswordHasher, client_host
+from examtwist.tap import makeService
+from examtwist.wire import Reply
 
-from tests.support import CHEAP_HASH
+from tests.support import (
+    CHEAP_HASH,
+    LOOPBACK,
+    GatedHasher,
+    ReplyClient,
+    SQLiteBackend,
+    eventually,
+    server_options,
+    start_server,
+)
 
 A = "127.0.0.2:40000"
 B = "127.0.0.3:40000"
@@ -295,3 +309,191 @@ class RealThreadTests(unittest.TestCase):
         results = await gatherResults(checks)
         self.assertEqual(answered, ["a1", "b1", "a2", "a3", "a4"])
         self.assertEqual(results, [(False, None)] * 4 + [(True, None)])
+
+
+# The real server in this process, over real sockets. Clients bind 127.0.0.2, 127.0.0.3, ...
+# before connecting: different machines, as far as the server can tell.
+
+BUSY = Reply(421, ("Server busy, try again later",))
+WRONG = Reply(535, ("Invalid username and/or password",))
+SHUTTING_DOWN = Reply(421, ("Server shutting down",))
+
+
+async def connect_from(port: int, source: str) -> ReplyClient:
+    """A connection from the address C{source}, its greeting read."""
+    endpoint = TCP4ClientEndpoint(reactor, LOOPBACK, port, bindAddress=(source, 0))
+    client = await connectProtocol(endpoint, ReplyClient())
+    assert (await client.reply()).code == 220
+    return client
+
+
+class RecordingGatedHasher(GatedHasher):
+    """One hash thread; every verify waits for the gate; the passwords verified, in order."""
+
+    def __init__(self, queue: int, per_address: int) -> None:
+        super().__init__(reactor, CHEAP_HASH, threads=1, queue=queue, per_address=per_address)
+        self.verified: list[str] = []
+        self.hashed: list[str] = []
+
+    def _hash(self, password):
+        self.hashed.append(password)
+        return super()._hash(password)
+
+    def _verify(self, password, stored):
+        self.verified.append(password)
+        return super()._verify(password, stored)
+
+
+class ServerTests(unittest.TestCase):
+    async def serve(self, queue: int = 100, per_address: int = 30):
+        self.hasher = RecordingGatedHasher(queue, per_address)
+        self.service, port = await start_server(self, hasher=self.hasher)
+        self.addCleanup(self.hasher.gate.set)  # before the server stops
+        return port
+
+    async def test_honest_login_is_answered_before_a_flood_from_another_address(self):
+        """
+        If 41 connections from 127.0.0.2 flood LOGIN while its first check is being hashed
+        (30 may wait from one address: 10 get 421 Server busy and are closed, and 10 of the
+        waiting ones go at once), then a LOGIN from 127.0.0.3 is hashed second and answered
+        230 before most of the flood, the 20 that stayed get 535, and the checks of the
+        connections that went are never hashed.
+        """
+        port = await self.serve()
+        ada = await connect_from(port, "127.0.0.3")
+        self.assertEqual(await ada.ask("REGISTER ada lovelace 1815"),
+                         Reply(231, ("Successfully registered!",)))
+        self.assertEqual(await ada.ask("QUIT"), Reply(221, ("Bye",)))
+
+        first = await connect_from(port, "127.0.0.2")
+        first.send("LOGIN ada wrong 0")
+        await eventually(self.hasher.entered.is_set)
+        flood = {f"wrong {i}": await connect_from(port, "127.0.0.2") for i in range(1, 41)}
+        for password, client in flood.items():
+            client.send(f"LOGIN ada {password}")
+        await eventually(lambda: self.hasher.waiting == 30
+                         and sum(c.is_closed for c in flood.values()) == 10)
+        busy = [c for c in flood.values() if c.is_closed]
+        self.assertEqual([await c.reply() for c in busy], [BUSY] * 10)
+
+        waiting = [password for password, c in flood.items() if not c.is_closed]
+        gone, stayed = waiting[:10], waiting[10:]
+        for password in gone:
+            flood[password].transport.abortConnection()
+        await eventually(lambda: self.hasher.waiting == 20)
+
+        honest = await connect_from(port, "127.0.0.3")
+        honest.send("LOGIN ada lovelace 1815")
+        await eventually(lambda: self.hasher.waiting == 21)
+        answered = []
+
+        def answer(who, client):
+            return client.reply().addCallback(lambda reply: answered.append(who) or reply)
+
+        replies = [answer("first", first), answer("honest", honest),
+                   *(answer(password, flood[password]) for password in stayed)]
+        self.hasher.gate.set()
+        self.assertEqual(await gatherResults(replies),
+                         [WRONG, Reply(230, ("Successfully logged in!",))] + [WRONG] * 20)
+
+        self.assertEqual(self.hasher.verified[:2], ["wrong 0", "lovelace 1815"])
+        self.assertEqual(sorted(self.hasher.verified[2:]), sorted(stayed))
+        self.assertEqual(len(self.hasher.verified), 22)
+        # Replies travel on 22 sockets: allow for their arrival order, not for a queue.
+        self.assertLess(answered.index("honest"), 5, answered)
+
+    async def test_busy_hasher_answers_421_and_closes(self):
+        """
+        If one check runs and the one that may wait waits, then a REGISTER and a LOGIN from
+        other addresses get 421 Server busy, try again later and are closed, no account is
+        made, and the two checks in hand are answered 535 once hashed.
+        """
+        port = await self.serve(queue=1, per_address=0)
+        running = await connect_from(port, "127.0.0.2")
+        running.send("LOGIN nobody x")
+        await eventually(self.hasher.entered.is_set)
+        waiting = await connect_from(port, "127.0.0.3")
+        waiting.send("LOGIN nobody y")
+        await eventually(lambda: self.hasher.waiting == 1)
+
+        registering = await connect_from(port, "127.0.0.4")
+        self.assertEqual(await registering.ask("REGISTER bob correct horse"), BUSY)
+        await registering.closed
+        logging_in = await connect_from(port, "127.0.0.5")
+        self.assertEqual(await logging_in.ask("LOGIN nobody z"), BUSY)
+        await logging_in.closed
+        self.assertIsNone(await self.service.desk.store.get_password_hash("bob"))
+
+        self.hasher.gate.set()
+        self.assertEqual([await running.reply(), await waiting.reply()], [WRONG, WRONG])
+        self.assertEqual(self.hasher.verified, ["x", "y"])
+
+    async def test_stopping_server_drops_waiting_checks(self):
+        """
+        If the server stops while one check runs and another waits, then the waiting one's
+        connection gets 421 Server shutting down at once and its check is never hashed; the
+        running one is answered 535 and then told 421, and the stop ends after it.
+        """
+        port = await self.serve()
+        running = await connect_from(port, "127.0.0.2")
+        running.send("LOGIN nobody x")
+        await eventually(self.hasher.entered.is_set)
+        waiting = await connect_from(port, "127.0.0.3")
+        waiting.send("LOGIN nobody y")
+        await eventually(lambda: self.hasher.waiting == 1)
+
+        stopped = self.service.stopService()
+        self.assertEqual(await waiting.reply(), SHUTTING_DOWN)
+        await waiting.closed
+        self.assertNoResult(stopped)
+        self.hasher.gate.set()
+        self.assertEqual([await running.reply(), await running.reply()], [WRONG, SHUTTING_DOWN])
+        await stopped
+        self.assertEqual(self.hasher.verified, ["x"])
+
+    async def test_account_is_made_and_logged_when_its_client_goes_after_the_hash(self):
+        """
+        If a client that registers goes while its account is being written (its hash done),
+        then the account is still made and the log still says "Account bob created from
+        127.0.0.2:<port>".
+        """
+        port = await self.serve()
+        logged: list[str] = []
+        observer = lambda event: logged.append(formatEvent(event))  # noqa: E731
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        await self.service.desk.ready
+        release = SQLiteBackend().hold_result_writes(self, self.service.desk.store.path)
+
+        client = await connect_from(port, "127.0.0.2")
+        client.send("REGISTER bob correct horse")
+        await eventually(lambda: self.hasher.hashed == ["correct horse"]
+                         and self.hasher.running == 0)
+        where = f"127.0.0.2:{client.transport.getHost().port}"
+        client.transport.abortConnection()
+        await eventually(lambda: not self.service.factory.connections)
+        release()
+        await eventually(lambda: f"Account bob created from {where}" in logged)
+        self.assertTrue((await self.service.desk.store.get_password_hash("bob"))
+                        .startswith("$argon2id$v=19$m=64,t=1,p=1$"))
+
+
+class OptionsTests(unittest.TestCase):
+    def hasher(self, *args: str) -> PasswordHasher:
+        return makeService(server_options(self, *args), reactor).desk.hasher
+
+    def test_defaults(self):
+        """If no option is given, then 1,024 checks may wait, 64 of them from one address."""
+        hasher = self.hasher()
+        self.assertEqual((hasher.queue, hasher.per_address), (1024, 64))
+
+    def test_values(self):
+        """If --hash-queue 5 and --hash-queue-per-address 0 are given, then 5 may wait, from any
+        one address as well."""
+        hasher = self.hasher("--hash-queue", "5", "--hash-queue-per-address", "0")
+        self.assertEqual((hasher.queue, hasher.per_address), (5, 0))
+
+    def test_refused(self):
+        """If a bound is negative or not a number, then twistd refuses the options."""
+        for args in [("--hash-queue", "-1"), ("--hash-queue-per-address", "many")]:
+            self.assertRaises(usage.UsageError, server_options, self, *args)
