@@ -15,7 +15,7 @@ from collections import OrderedDict
 from functools import partial
 from typing import Callable, Hashable
 
-from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 
@@ -111,7 +111,7 @@ class FairQueue:
     def stop(self) -> Deferred[None]:
         """
         Take no more jobs and drop every waiting one (its Deferred fails with
-        L{CancelledError}); fires once the running ones are done and the threads have ended.
+        C{CancelledError}); fires once the running ones are done and the threads have ended.
         """
         self._stopped = True
         for state in list(self._keys.values()):

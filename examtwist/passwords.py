@@ -100,7 +100,7 @@ class PasswordHasher:
 
     def stop(self) -> Deferred[None]:
         """
-        Drop every check that waits (its Deferred fails with L{CancelledError}) and take no
+        Drop every check that waits (its Deferred fails with C{CancelledError}) and take no
         more; fires once the hashes running now are done.
         """
         return self._checks.stop()
