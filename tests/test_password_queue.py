@@ -351,6 +351,16 @@ class ServerTests(unittest.TestCase):
         self.addCleanup(self.hasher.gate.set)  # before the server stops
         return port
 
+    async def one_running_one_waiting(self, port: int) -> tuple[ReplyClient, ReplyClient]:
+        """A LOGIN from 127.0.0.2 being hashed (password x), one from 127.0.0.3 waiting (y)."""
+        running = await connect_from(port, "127.0.0.2")
+        running.send("LOGIN nobody x")
+        await eventually(self.hasher.entered.is_set)
+        waiting = await connect_from(port, "127.0.0.3")
+        waiting.send("LOGIN nobody y")
+        await eventually(lambda: self.hasher.waiting == 1)
+        return running, waiting
+
     async def test_honest_login_is_answered_before_a_flood_from_another_address(self):
         """
         If 41 connections from 127.0.0.2 flood LOGIN while its first check is being hashed
@@ -409,12 +419,7 @@ class ServerTests(unittest.TestCase):
         made, and the two checks in hand are answered 535 once hashed.
         """
         port = await self.serve(queue=1, per_address=0)
-        running = await connect_from(port, "127.0.0.2")
-        running.send("LOGIN nobody x")
-        await eventually(self.hasher.entered.is_set)
-        waiting = await connect_from(port, "127.0.0.3")
-        waiting.send("LOGIN nobody y")
-        await eventually(lambda: self.hasher.waiting == 1)
+        running, waiting = await self.one_running_one_waiting(port)
 
         registering = await connect_from(port, "127.0.0.4")
         self.assertEqual(await registering.ask("REGISTER bob correct horse"), BUSY)
@@ -435,12 +440,7 @@ class ServerTests(unittest.TestCase):
         running one is answered 535 and then told 421, and the stop ends after it.
         """
         port = await self.serve()
-        running = await connect_from(port, "127.0.0.2")
-        running.send("LOGIN nobody x")
-        await eventually(self.hasher.entered.is_set)
-        waiting = await connect_from(port, "127.0.0.3")
-        waiting.send("LOGIN nobody y")
-        await eventually(lambda: self.hasher.waiting == 1)
+        running, waiting = await self.one_running_one_waiting(port)
 
         stopped = self.service.stopService()
         self.assertEqual(await waiting.reply(), SHUTTING_DOWN)
