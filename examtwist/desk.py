@@ -14,6 +14,7 @@ from typing import NamedTuple
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from examtwist.attempts import Attempt
 from examtwist.storage import Result, utc_now
@@ -63,8 +64,14 @@ class ExamDesk(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        self.hasher.stop()
-        return ensureDeferred(self.store.close())
+        return self.stop_password_checks().addCallback(lambda _: ensureDeferred(self.store.close()))
+
+    def stop_password_checks(self) -> Deferred[None]:
+        """
+        The server is stopping: take no more password checks and drop the waiting ones (their
+        calls fail with C{CancelledError}); fires once the running ones are done.
+        """
+        return self.hasher.stop()
 
     # Arriving
 
@@ -78,8 +85,11 @@ class ExamDesk(Service):
 
     def register(self, username: str, password: str, address: str) -> Deferred[None]:
         """
+        Cancel it when the client has gone: a password check still waiting is dropped.
+
         @raise UsernameTaken: (in the Deferred)
         @raise examtwist.throttle.Throttled: (in the Deferred) before anything else is done.
+        @raise examtwist.passwords.HasherBusy: (in the Deferred)
         """
         return ensureDeferred(self._register(username, password, address))
 
@@ -87,7 +97,10 @@ class ExamDesk(Service):
         self.throttle.begin_registration(address)
         if await self.store.username_taken(username):
             raise UsernameTaken(username)
-        password_hash = await self.hasher.hash(password)
+        password_hash = await self.hasher.hash(password, address=address)
+        await _uncancelled(ensureDeferred(self._add_user(username, password_hash, address)))
+
+    async def _add_user(self, username: str, password_hash: str, address: str) -> None:
         # The database decides a race between two registrations of one name.
         if not await self.store.add_user(username, password_hash):
             raise UsernameTaken(username)
@@ -96,7 +109,7 @@ class ExamDesk(Service):
     def log_in(self, username: str, password: str, address: str) -> Deferred[bool]:
         """
         Fires with whether the password is right; a right one stored with old settings is
-        hashed again with the current ones.
+        hashed again with the current ones. Cancelling, and failures, as for L{register}.
         @raise examtwist.throttle.Throttled: (in the Deferred) before any hashing, when this
             username from there, or any from there, failed too often lately.
         """
@@ -105,16 +118,19 @@ class ExamDesk(Service):
     async def _log_in(self, username: str, password: str, address: str) -> bool:
         self.throttle.check_login(username, address)
         stored = await self.store.get_password_hash(username)
-        ok, new_hash = await self.hasher.verify(password, stored)
+        ok, new_hash = await self.hasher.verify(password, stored, address=address)
         if not ok:
             self.throttle.login_failed(username, address)
             return False
         self.throttle.login_succeeded(username, address)
+        await _uncancelled(ensureDeferred(self._logged_in(username, new_hash, address)))
+        return True
+
+    async def _logged_in(self, username: str, new_hash: str | None, address: str) -> None:
         if new_hash is not None:
             await self.store.set_password_hash(username, new_hash)
             log.info("Rehashed the password of {user} with the current settings", user=username)
         log.info("{user} logged in from {address}", user=username, address=address)
-        return True
 
     # Tests
 
@@ -195,3 +211,23 @@ class ExamDesk(Service):
     def check(self) -> Deferred[int]:
         """Fires once the database answers a query: for a health check."""
         return self.store.schema_version()
+
+
+def _uncancelled(work: Deferred) -> Deferred:
+    """
+    C{work}'s outcome in a Deferred of its own, which a client that has gone may cancel while
+    C{work} goes on: what a checked password leads to is written and logged either way.
+    """
+    outcome: Deferred = Deferred()
+
+    def deliver(result) -> None:
+        if outcome.called:  # cancelled
+            if isinstance(result, Failure) and not result.check(UsernameTaken):
+                log.failure("After a password check for a client that has gone", result)
+        elif isinstance(result, Failure):
+            outcome.errback(result)
+        else:
+            outcome.callback(result)
+
+    work.addBoth(deliver)
+    return outcome

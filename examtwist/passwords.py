@@ -1,7 +1,10 @@
 """
 Password hashing with argon2id, in a small worker pool of its own so the reactor never waits.
 
-Each concurrent hash holds C{memory_cost} KiB, so the pool size bounds the memory too.
+Each concurrent hash holds C{memory_cost} KiB, so the pool size bounds the memory too. Checks
+wait for a thread in a bounded queue served fairly across client addresses
+(L{examtwist.fairqueue}): one address that floods the server with logins delays another's by
+about one hash per other address with checks waiting.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ from dataclasses import dataclass
 
 from passlib.context import CryptContext
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
+
+from examtwist.fairqueue import FairQueue, QueueFull
+
+# Password checks that may wait for a thread at once, in all and from one address.
+QUEUE = 1024
+QUEUE_PER_ADDRESS = 64
+
+
+class HasherBusy(QueueFull):
+    """No room for another password check now (or the hasher has stopped): try again later."""
 
 
 @dataclass(frozen=True)
@@ -47,38 +59,71 @@ def crypt_context(cost: HashCost) -> CryptContext:
 
 class PasswordHasher:
     """
-    Hash and verify passwords off the reactor thread.
+    Hash and verify passwords off the reactor thread, fairly across client addresses.
 
     L{start} before use and L{stop} when done: the pool's threads are this object's own.
+    Cancelling the Deferred of a check drops it if it waits for a thread; one that is being
+    hashed finishes, and its result is discarded.
     """
 
-    def __init__(self, reactor, cost: HashCost = HashCost(), threads: int = 2) -> None:
-        self._reactor = reactor
+    def __init__(
+        self, reactor, cost: HashCost = HashCost(), threads: int = 2,
+        queue: int = QUEUE, per_address: int = QUEUE_PER_ADDRESS, pool=None,
+    ) -> None:
+        """
+        @param queue: checks that may wait for a thread at once; 0 for no bound.
+        @param per_address: checks from one address that may wait at once; 0 for no bound.
+        @param pool: the thread pool to hash in (tests give one they drive); by default one of
+            C{threads} threads of this object's own.
+        """
         self.cost = cost
+        self.queue, self.per_address = queue, per_address
         self._context = crypt_context(cost)
-        self._pool = ThreadPool(minthreads=0, maxthreads=threads, name="examtwist-passwords")
+        if pool is None:
+            pool = ThreadPool(minthreads=0, maxthreads=threads, name="examtwist-passwords")
+        self._checks = FairQueue(reactor, pool, threads, queue, per_address, full=HasherBusy)
         self._dummy: str | None = None
         self._dummy_lock = threading.Lock()
 
+    @property
+    def waiting(self) -> int:
+        """Checks waiting for a thread."""
+        return self._checks.waiting
+
+    @property
+    def running(self) -> int:
+        """Checks being hashed."""
+        return self._checks.running
+
     def start(self) -> None:
-        self._pool.start()
+        self._checks.start()
 
-    def stop(self) -> None:
-        """Stop the pool; waits for a hash that is running (tens of milliseconds)."""
-        self._pool.stop()
+    def stop(self) -> Deferred[None]:
+        """
+        Drop every check that waits (its Deferred fails with C{CancelledError}) and take no
+        more; fires once the hashes running now are done.
+        """
+        return self._checks.stop()
 
-    def hash(self, password: str) -> Deferred[str]:
-        return deferToThreadPool(self._reactor, self._pool, self._hash, password)
+    def hash(self, password: str, *, address: str | None = None) -> Deferred[str]:
+        """
+        @param address: the client's address as the logs write it (C{host:port}) or its host:
+            checks are served fairly, and bounded, by host.
+        @raise HasherBusy: (in the Deferred, at once) when no check can wait now.
+        """
+        return self._checks.submit(client_host(address), self._hash, password)
 
-    def verify(self, password: str, stored: str | None) -> Deferred[tuple[bool, str | None]]:
+    def verify(
+        self, password: str, stored: str | None, *, address: str | None = None
+    ) -> Deferred[tuple[bool, str | None]]:
         """
         Check C{password} against C{stored}, the hash of the account or None when there is no
         such account: that case still spends one verify, so timing does not tell which
-        usernames exist.
+        usernames exist. C{address} and L{HasherBusy} as for L{hash}.
 
         @return: (matches, a new hash when C{stored} was made with other settings, else None)
         """
-        return deferToThreadPool(self._reactor, self._pool, self._verify, password, stored)
+        return self._checks.submit(client_host(address), self._verify, password, stored)
 
     # What runs in the worker threads. Tests override these to make hashing slow on purpose.
 
@@ -101,3 +146,18 @@ class PasswordHasher:
             if self._dummy is None:
                 self._dummy = self._context.hash("no such user")
             return self._dummy
+
+
+def client_host(address: str | None) -> str | None:
+    """
+    The host of an address written as L{examtwist.wire.host_port} writes it (C{host:port},
+    C{[v6 host]:port}); any other address (a bare host, a UNIX socket) as it is.
+    """
+    if address is None:
+        return None
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit():
+        return address
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host if host and ":" not in host else address

@@ -6,13 +6,14 @@ when lines are handled and how a connection closes is L{examtwist.lines}' busine
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
 from examtwist.counting import ordinal
 from examtwist.desk import NoSuchTest, UsernameTaken
 from examtwist.lines import OrderedLineReceiver
+from examtwist.passwords import HasherBusy
 from examtwist.ratelimit import client_of
 from examtwist.throttle import Throttled
 from examtwist.wire import (
@@ -48,6 +49,7 @@ _NOT_A_COMMAND = format_reply(500, "Please choose a valid command.")
 _NOT_AN_ANSWER = format_reply(501, "Answer with A, B, C or D")
 _SHUTTING_DOWN = format_reply(421, "Server shutting down")
 _TOO_MANY_CONNECTIONS = format_reply(421, "Too many connections from your address")
+_BUSY = format_reply(421, "Server busy, try again later")
 
 
 class ExamProtocol(OrderedLineReceiver):
@@ -61,6 +63,7 @@ class ExamProtocol(OrderedLineReceiver):
         self.user: str | None = None
         self.attempt = None
         self.failed_logins = 0
+        self._checking: Deferred | None = None  # a desk call that checks a password
 
     def connectionMade(self) -> None:
         factory = self.factory
@@ -90,6 +93,9 @@ class ExamProtocol(OrderedLineReceiver):
         if attempt is not None:
             self.desk.abandon(attempt)  # before a shutdown waiting for this close goes on
         super().connectionLost(reason)
+        checking, self._checking = self._checking, None
+        if checking is not None:
+            checking.cancel()  # a check still waiting for a thread is never hashed
 
     def reply(self, code: int, *lines: str) -> None:
         self.write(format_reply(code, *lines))
@@ -150,9 +156,9 @@ class ExamProtocol(OrderedLineReceiver):
                 return self._too_many_registrations(e)
         credentials = self._credentials("REGISTER", argument)
         if credentials is not None:
-            return self.desk.register(*credentials, self.address).addCallbacks(
+            return self._check(self.desk.register(*credentials, self.address)).addCallbacks(
                 self._registered, self._taken, callbackArgs=(credentials[0],)
-            )
+            ).addErrback(self._not_checked)
 
     def _too_many_registrations(self, throttled: Throttled) -> None:
         log.info("Registration from {address} held back {n} s", address=self.address,
@@ -171,10 +177,10 @@ class ExamProtocol(OrderedLineReceiver):
     def do_LOGIN(self, argument: str):
         credentials = self._credentials("LOGIN", argument)
         if credentials is not None:
-            return self.desk.log_in(*credentials, self.address).addCallbacks(
+            return self._check(self.desk.log_in(*credentials, self.address)).addCallbacks(
                 self._logged_in, self._login_throttled,
                 callbackArgs=(credentials[0],), errbackArgs=(credentials[0],),
-            )
+            ).addErrback(self._not_checked)
 
     def _logged_in(self, ok: bool, username: str) -> None:
         if ok:
@@ -195,6 +201,22 @@ class ExamProtocol(OrderedLineReceiver):
             self.close(format_reply(421, "Too many failed attempts"))
         else:
             self.reply(code, text)
+
+    def _check(self, work: Deferred) -> Deferred:
+        """A desk call that checks a password: cancelled if the connection goes first."""
+        self._checking = work
+        return work.addBoth(self._checked)
+
+    def _checked(self, outcome):
+        self._checking = None
+        return outcome
+
+    def _not_checked(self, failure) -> None:
+        """The hasher is busy: 421 and close. Or the check was dropped: the connection has
+        gone, or the server is stopping and its 421 follows."""
+        if failure.check(HasherBusy):
+            return self.close(_BUSY)
+        failure.trap(CancelledError)
 
     def _credentials(self, verb: str, argument: str) -> tuple[str, str] | None:
         """Username and password from the line, or None after a 503 or 501 reply."""
@@ -299,5 +321,11 @@ class ExamFactory(ServerFactory):
         return reply
 
     def shutdown(self) -> Deferred:
-        """Tell every connection the server is stopping; fires once all have closed."""
-        return DeferredList([p.shutdown() for p in list(self.connections)])
+        """
+        Tell every connection the server is stopping; fires once all have closed. A line
+        whose password check still waits for a thread is not answered: its connection gets
+        the 421 at once.
+        """
+        closed = DeferredList([p.shutdown() for p in list(self.connections)])
+        self.desk.stop_password_checks()
+        return closed

@@ -10,7 +10,7 @@ from twisted.python import usage
 
 from examtwist.counting import counter_for
 from examtwist.storage.engines import URL_FORM, check_database
-from examtwist.passwords import HashCost, PasswordHasher
+from examtwist.passwords import QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.ratelimit import RateLimit
 from examtwist.desk import ExamDesk
@@ -67,6 +67,10 @@ class Options(usage.Options):
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+        ["hash-queue", None, QUEUE,
+         "Password checks that may wait for a hash thread; more get 421 Server busy.", _count],
+        ["hash-queue-per-address", None, QUEUE_PER_ADDRESS,
+         "Of those, how many may come from one client address.", _count],
         ["login-backoff", None, 1.0,
          f"After {FREE_FAILURES} failed logins in a row of one username from one address, its"
          " next LOGIN waits this long, doubled by each further failure.", _seconds],
@@ -139,7 +143,10 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         from twisted.internet import reactor
     store = Store(reactor, config["db"])
     if hasher is None:
-        hasher = PasswordHasher(reactor, config["hash-cost"], threads=config["hash-threads"])
+        hasher = PasswordHasher(
+            reactor, config["hash-cost"], threads=config["hash-threads"],
+            queue=config["hash-queue"], per_address=config["hash-queue-per-address"],
+        )
     throttle = Throttle(
         reactor,
         login_backoff=config["login-backoff"],
