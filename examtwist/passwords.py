@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.threadpool import ThreadPool
 
 from examtwist.fairqueue import FairQueue, QueueFull
+from examtwist.ratelimit import client_of
 
 # Password checks that may wait for a thread at once, in all and from one address.
 QUEUE = 1024
@@ -76,6 +77,7 @@ class PasswordHasher:
         @param pool: the thread pool to hash in (tests give one they drive); by default one of
             C{threads} threads of this object's own.
         """
+        self._reactor = reactor
         self.cost = cost
         self.queue, self.per_address = queue, per_address
         self._context = crypt_context(cost)
@@ -107,11 +109,11 @@ class PasswordHasher:
 
     def hash(self, password: str, *, address: str | None = None) -> Deferred[str]:
         """
-        @param address: the client's address as the logs write it (C{host:port}) or its host:
-            checks are served fairly, and bounded, by host.
+        @param address: the client's address as the logs write it (C{host:port}): checks are
+            served fairly, and bounded, by client (L{examtwist.ratelimit.client_of}).
         @raise HasherBusy: (in the Deferred, at once) when no check can wait now.
         """
-        return self._checks.submit(client_host(address), self._hash, password)
+        return self._checks.submit(_client(address), self._hash, password)
 
     def verify(
         self, password: str, stored: str | None, *, address: str | None = None
@@ -123,7 +125,7 @@ class PasswordHasher:
 
         @return: (matches, a new hash when C{stored} was made with other settings, else None)
         """
-        return self._checks.submit(client_host(address), self._verify, password, stored)
+        return self._checks.submit(_client(address), self._verify, password, stored)
 
     # What runs in the worker threads. Tests override these to make hashing slow on purpose.
 
@@ -148,16 +150,6 @@ class PasswordHasher:
             return self._dummy
 
 
-def client_host(address: str | None) -> str | None:
-    """
-    The host of an address written as L{examtwist.wire.host_port} writes it (C{host:port},
-    C{[v6 host]:port}); any other address (a bare host, a UNIX socket) as it is.
-    """
-    if address is None:
-        return None
-    host, colon, port = address.rpartition(":")
-    if not colon or not port.isdigit():
-        return address
-    if host.startswith("[") and host.endswith("]"):
-        return host[1:-1]
-    return host if host and ":" not in host else address
+def _client(address: str | None) -> str | None:
+    """Whose turn a check waits for: the client as every per-address limit counts it."""
+    return None if address is None else client_of(address)

@@ -24,7 +24,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests.client_support import MATH_QUESTIONS, free_port, stored_results
+from tests.client_support import MATH_AS_SHOWN, free_port, stored_results
 from tests.support import LOOPBACK, MATH_KEY, connect, logged_in, require, start_server, temp_dir
 
 XVFB = shutil.which("Xvfb")
@@ -185,7 +185,7 @@ class SessionTests(GUITestCase):
         await self.until(lambda: screens.screen == "question")
 
         letters = ["A", *MATH_KEY[1:]]  # the first one wrong (B is right), the rest right
-        for i, ((text, choices), letter) in enumerate(zip(MATH_QUESTIONS, letters)):
+        for i, ((text, choices), letter) in enumerate(zip(MATH_AS_SHOWN, letters)):
             self.assertEqual(screens.heading.cget("text"), f"Question {i + 1} of 5")
             self.assertEqual((screens.progress.cget("value"), screens.progress.cget("maximum")),
                              (i + 1, 5))

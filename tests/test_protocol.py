@@ -137,6 +137,10 @@ class FakeDesk:
     def greet(self, address: str) -> Deferred:
         return self._later(self._counter.count, address)
 
+    def stop_password_checks(self) -> Deferred:
+        self.calls.append(("stop_password_checks",))
+        return succeed(None)
+
     def check_registration(self, address: str) -> None:
         if self.registration_wait is not None:
             raise Throttled(self.registration_wait)
