@@ -7,6 +7,7 @@ server behind a real HAProxy, with students on 127.0.0.2 and 127.0.0.3.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 
@@ -18,6 +19,7 @@ from twisted.internet.error import ConnectError, ConnectionDone, ConnectionRefus
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import MemoryReactor, StringTransport
+from twisted.internet.utils import getProcessOutputAndValue
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -473,3 +475,49 @@ class BehindHAProxyTests(TestCase):
         logged = [formatEvent(event) for event in self.events]
         self.assertEqual([sum(f'"{client}" - - ' in text for text in logged)
                           for client in ("127.0.0.2", "127.0.0.3", LOOPBACK)], [2, 1, 0])
+
+
+DEPLOY_PAGE = os.path.join(os.path.dirname(__file__), "..", "docs", "deploy.md")
+
+
+class DeployPageTests(TestCase):
+    def setUp(self) -> None:
+        with open(DEPLOY_PAGE, encoding="utf-8") as f:
+            self.page = f.read()
+        section = self.page[self.page.index("## HAProxy in front"):]
+        self.config = section.split("```\n")[1]
+
+    async def test_example_is_valid(self):
+        """
+        If HAProxy checks docs/deploy.md's example configuration, then it finds it valid.
+        """
+        require(self, None if haproxy_path() else "no haproxy to test with (Debian's haproxy)")
+        path = os.path.join(temp_dir(self), "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(self.config)
+        out, err, code = await getProcessOutputAndValue(haproxy_path(), ["-c", "-f", path])
+        self.assertEqual((code, out, err), (0, b"Configuration file is valid\n", b""))
+
+    def test_example_names_the_students(self):
+        """
+        If a school follows docs/deploy.md, then HAProxy sends each exam node a PROXY v2 header
+        and each web node X-Forwarded-For, and every node listens with
+        --exam haproxy:tcp:6666:interface=0.0.0.0 and believes --trusted-proxy 10.0.0.10.
+        """
+        backends: dict[str, list[str]] = {}
+        for block in re.split(r"\n(?=\S)", self.config):
+            name, *lines = block.strip().splitlines()
+            if name.startswith("backend "):
+                backends[name.split()[1]] = [line.strip() for line in lines if
+                                             line.strip().startswith(("server", "option forw"))]
+        self.assertEqual(backends, {
+            "exam_nodes": ["server node1 10.0.0.11:6666 check port 5000 send-proxy-v2",
+                           "server node2 10.0.0.12:6666 check port 5000 send-proxy-v2"],
+            "web_nodes": ["option forwardfor", "server node1 10.0.0.11:5000 check",
+                          "server node2 10.0.0.12:5000 check"],
+        })
+        self.assertEqual(
+            re.findall(r"^\s+(--(?:exam|web) .*?)(?: \\)?$", self.page, re.MULTILINE),
+            ["--exam haproxy:tcp:6666:interface=0.0.0.0",
+             "--web tcp:5000:interface=0.0.0.0 --trusted-proxy 10.0.0.10"] * 2,
+        )
