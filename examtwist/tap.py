@@ -12,6 +12,7 @@ from examtwist.counting import counter_for
 from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
+from examtwist.proxied import ProxiedEndpoint
 from examtwist.ratelimit import RateLimit
 from examtwist.desk import ExamDesk
 from examtwist.service import ExamServer, ListeningService
@@ -126,8 +127,17 @@ class Options(usage.Options):
 LISTEN_BACKLOG = 1024
 
 
+PROXIED = "haproxy:"
+
+
 def listening_endpoint(reactor, description: str):
-    """An endpoint from its string, with a deeper listen queue unless the string sets one."""
+    """
+    An endpoint from its string, with a deeper listen queue unless the string sets one. One
+    that starts C{haproxy:} reads each connection's PROXY header before the protocol sees it
+    (L{ProxiedEndpoint}), and listens on the endpoint the rest of the string describes.
+    """
+    if description[:len(PROXIED)].lower() == PROXIED:
+        return ProxiedEndpoint(reactor, listening_endpoint(reactor, description[len(PROXIED):]))
     kind = description.split(":", 1)[0]
     if kind in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
         description = f"{description}:backlog={LISTEN_BACKLOG}"
