@@ -18,6 +18,8 @@ setup(
         # The maintained fork of passlib; it provides the `passlib` import. Never beside passlib.
         "libpass[argon2]>=1.9",
         "klein>=24.8",
+        # New accounts' passwords are judged by Dropbox's estimator, in its maintained port.
+        "zxcvbn>=4.5",
         # Klein does not pin Werkzeug, and has broken on its minor releases before.
         "Werkzeug>=3.1",
     ],

@@ -125,13 +125,24 @@ PROTECTIONS_OFF = {
                               "--max-failures-per-address", "0", "--login-backoff", "0",
                               "--max-per-address", "0"],
     "examtwist/webguard.py": ["--lookup-burst", "0", "--web-max-per-address", "0"],
+    "examtwist/strength.py": ["--min-password-length", "1", "--min-password-score", "0"],
 }
 
 
-def protections_off(tree: str | None) -> list[str]:
+def examtwist_options(tree: str | None, hash_memory: int, hash_rounds: int,
+                      protected: bool = False) -> list[str]:
+    """
+    The hash cost, allowed below OWASP's minimum where the tree asks for that; and, unless
+    C{protected}, the protections against hostile students off.
+    """
     root = Path(tree or ROOT)
-    return [option for path, options in PROTECTIONS_OFF.items() if (root / path).exists()
-            for option in options]
+    options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
+    if (hash_memory, hash_rounds) < (19456, 2) and (root / "examtwist/strength.py").exists():
+        options.append("--insecure-hash-cost")
+    if not protected:
+        options += [option for path, off in PROTECTIONS_OFF.items() if (root / path).exists()
+                    for option in off]
+    return options
 
 
 def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
@@ -142,9 +153,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     C{kind="web"} the web lookup's: both listen on a free port. Unless C{protected}, the limits
     against hostile students are off.
     """
-    hash_options = ["--hash-memory", str(hash_memory), "--hash-rounds", str(hash_rounds)]
-    if not protected:
-        hash_options += protections_off(tree)
+    hash_options = examtwist_options(tree, hash_memory, hash_rounds, protected)
     # A tree from before the web lookup has no --web option.
     has_web = (Path(tree or ROOT) / "examtwist" / "web.py").exists()
     web_options = ["--web", f"tcp:0:interface={HOST}"] if has_web else []

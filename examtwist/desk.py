@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from examtwist.attempts import Attempt
 from examtwist.storage import Result, utc_now
 from examtwist.testbank import Question
+from examtwist.strength import PasswordRules
 from examtwist.throttle import Throttle
 from examtwist.wire import format_grade
 
@@ -27,6 +28,10 @@ log = Logger()
 
 class UsernameTaken(Exception):
     """REGISTER of a name that has an account already."""
+
+
+class WeakPassword(Exception):
+    """REGISTER with a password the server's rules refuse; str() says why, for a 501."""
 
 
 class NoSuchTest(Exception):
@@ -45,11 +50,13 @@ class ExamDesk(Service):
     password pool on start and closes them on stop.
     """
 
-    def __init__(self, store, hasher, counter, throttle: Throttle | None = None) -> None:
+    def __init__(self, store, hasher, counter, throttle: Throttle | None = None,
+                 rules: PasswordRules | None = None) -> None:
         self.store = store
         self.hasher = hasher
         self.counter = counter
         self.throttle = throttle or Throttle.off()
+        self.rules = rules or PasswordRules(min_length=1, min_score=0)
 
     @property
     def lucky(self) -> int:
@@ -95,6 +102,9 @@ class ExamDesk(Service):
 
     async def _register(self, username: str, password: str, address: str) -> None:
         self.throttle.begin_registration(address)
+        problem = await self.hasher.judge(self.rules, password, username, address=address)
+        if problem is not None:
+            raise WeakPassword(problem)
         if await self.store.username_taken(username):
             raise UsernameTaken(username)
         password_hash = await self.hasher.hash(password, address=address)

@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass
 
 from passlib.context import CryptContext
-from twisted.internet.defer import Deferred
+from passlib.hash import argon2
+from twisted.internet.defer import Deferred, succeed
 from twisted.python.threadpool import ThreadPool
 
 from examtwist.fairqueue import FairQueue, QueueFull
@@ -42,6 +43,27 @@ class HashCost:
             raise ValueError("argon2 needs at least 8 KiB of memory")
         if self.rounds < 1:
             raise ValueError("argon2 needs at least 1 round")
+
+    @property
+    def insecure(self) -> bool:
+        """Below OWASP's minimum: for tests and benchmarks only."""
+        return self.memory_kib < MINIMUM.memory_kib or self.rounds < MINIMUM.rounds
+
+    def stronger_than(self, stored: str) -> bool:
+        """
+        Whether a stored hash should be made again at this cost: it is argon2 at no more memory
+        and no more rounds, and at less of one, or not argon2id. A hash made at a greater cost
+        (by another node, or before the cost was lowered) is never weakened.
+        """
+        made = argon2.from_string(stored)
+        if made.memory_cost > self.memory_kib or made.rounds > self.rounds:
+            return False
+        return (made.memory_cost, made.rounds) != (self.memory_kib, self.rounds) or (
+            made.type != "id"
+        )
+
+
+MINIMUM = HashCost()
 
 
 def crypt_context(cost: HashCost) -> CryptContext:
@@ -127,6 +149,16 @@ class PasswordHasher:
         """
         return self._checks.submit(_client(address), self._verify, password, stored)
 
+    def judge(self, rules, password: str, username: str, *, address: str | None = None):
+        """
+        The problem C{rules} find with a new account's password, or None: zxcvbn takes
+        milliseconds, so it waits its turn with the hashes. A rule that needs no judging is
+        answered at once.
+        """
+        if not rules.min_score:
+            return succeed(rules.problem(password, username))
+        return self._checks.submit(_client(address), rules.problem, password, username)
+
     # What runs in the worker threads. Tests override these to make hashing slow on purpose.
 
     def _hash(self, password: str) -> str:
@@ -137,7 +169,9 @@ class PasswordHasher:
             self._context.verify(password, self._dummy_hash())
             return False, None
         try:
-            return self._context.verify_and_update(password, stored)
+            if not self._context.verify(password, stored):
+                return False, None
+            return True, self._context.hash(password) if self.cost.stronger_than(stored) else None
         except ValueError:
             # Not a hash this context knows (a corrupted row): fail like a wrong password.
             self._context.verify(password, self._dummy_hash())

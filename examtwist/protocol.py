@@ -11,7 +11,7 @@ from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
 from examtwist.counting import ordinal
-from examtwist.desk import NoSuchTest, UsernameTaken
+from examtwist.desk import NoSuchTest, UsernameTaken, WeakPassword
 from examtwist.lines import OrderedLineReceiver
 from examtwist.passwords import HasherBusy
 from examtwist.ratelimit import client_of
@@ -41,7 +41,8 @@ HELP = (
     "TAKE <number or name>           start a test; answer each question with A, B, C or D",
     "HELP                            show this help",
     "QUIT                            leave (an unfinished test is recorded as abandoned)",
-    "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters.",
+    "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters;",
+    "a new account's must also be long and not easy to guess.",
     "End of help",
 )
 _HELP = format_reply(214, *HELP)
@@ -170,8 +171,11 @@ class ExamProtocol(OrderedLineReceiver):
         self.reply(231, "Successfully registered!")
 
     def _taken(self, failure) -> None:
-        if failure.trap(UsernameTaken, Throttled) is Throttled:
+        refusal = failure.trap(UsernameTaken, Throttled, WeakPassword)
+        if refusal is Throttled:
             return self._too_many_registrations(failure.value)
+        if refusal is WeakPassword:
+            return self.reply(501, str(failure.value))
         self.reply(553, "Username already exists")
 
     def do_LOGIN(self, argument: str):

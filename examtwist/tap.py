@@ -10,7 +10,8 @@ from twisted.python import usage
 
 from examtwist.counting import counter_for
 from examtwist.storage.engines import URL_FORM, check_database
-from examtwist.passwords import QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
+from examtwist.passwords import MINIMUM, QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
+from examtwist.strength import PasswordRules
 from examtwist.protocol import ExamFactory
 from examtwist.proxied import ProxiedEndpoint
 from examtwist.ratelimit import RateLimit
@@ -68,6 +69,10 @@ class Options(usage.Options):
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
+        ["min-password-length", None, PasswordRules.min_length,
+         "Characters a new account's password needs.", _positive_int],
+        ["min-password-score", None, PasswordRules.min_score,
+         "The zxcvbn score (0 to 4) a new account's password needs; 0 judges nothing.", int],
         ["hash-queue", None, QUEUE,
          "Password checks that may wait for a hash thread; more get 421 Server busy.", _count],
         ["hash-queue-per-address", None, QUEUE_PER_ADDRESS,
@@ -114,11 +119,26 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--trusted-proxy: {e}") from e
 
+    optFlags = [
+        ["insecure-hash-cost", None,
+         "Allow --hash-memory below 19456 or --hash-rounds below 2 (OWASP's minimum): for"
+         " tests and benchmarks, never for students' passwords."],
+    ]
+
     def postOptions(self) -> None:
         try:
             self["hash-cost"] = HashCost(self["hash-memory"], self["hash-rounds"])
+            self["password-rules"] = PasswordRules(
+                self["min-password-length"], self["min-password-score"]
+            )
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
+        if self["hash-cost"].insecure and not self["insecure-hash-cost"]:
+            raise usage.UsageError(
+                f"--hash-memory {self['hash-memory']} --hash-rounds {self['hash-rounds']} is below"
+                f" OWASP's minimum for argon2id (m={MINIMUM.memory_kib} KiB, t={MINIMUM.rounds});"
+                " give --insecure-hash-cost to use it anyway"
+            )
         check_database(self["db"])
 
 
@@ -167,7 +187,8 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         registrations_window=config["registrations-window"],
         size=config["throttle-table-size"],
     )
-    desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle)
+    desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
+                    config["password-rules"])
     factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"])
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])

@@ -35,7 +35,11 @@ from examtwist.tap import Options, makeService
 # A cheap argon2id cost, given through the same options users have: tests stay fast, and
 # still hash for real.
 CHEAP_HASH = HashCost(memory_kib=64, rounds=1)
-FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds)]
+FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(CHEAP_HASH.rounds),
+             "--insecure-hash-cost"]
+# Version 1's password rule (1 to 128 characters) for the suites that register "pw" and such;
+# the rules for new passwords are tested on their own, with the defaults.
+V1_PASSWORDS = ["--min-password-length", "1", "--min-password-score", "0"]
 LOOPBACK = "127.0.0.1"
 
 
@@ -215,7 +219,8 @@ FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interfac
 
 def server_options(testcase, *args: str) -> Options:
     options = Options()
-    options.parseOptions([*FREE_PORTS, "--db", temp_db(testcase), *FAST_HASH, *args])
+    options.parseOptions([*FREE_PORTS, "--db", temp_db(testcase), *FAST_HASH, *V1_PASSWORDS,
+                          *args])
     return options
 
 
@@ -345,7 +350,7 @@ class Twistd(ProcessProtocol):
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
         argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
-                *FREE_PORTS, *FAST_HASH, *args]
+                *FREE_PORTS, *FAST_HASH, *V1_PASSWORDS, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
         testcase.addCleanup(process.kill)

@@ -14,7 +14,8 @@ from twisted.internet.defer import DeferredList
 from twisted.trial import unittest
 
 from examtwist.counting import Counted, counter_for
-from examtwist.desk import ExamDesk, Grade, NoSuchTest, UsernameTaken
+from examtwist.desk import ExamDesk, Grade, NoSuchTest, UsernameTaken, WeakPassword
+from examtwist.strength import PasswordRules
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.storage import Result, Store, StoreClosed, TestSummary
 from examtwist.students import Student
@@ -63,11 +64,12 @@ class DeskTestCase(unittest.TestCase):
         self.desk = await self.start_desk()
 
     async def start_desk(
-        self, cost: HashCost = CHEAP_HASH, hasher_class=PasswordHasher
+        self, cost: HashCost = CHEAP_HASH, hasher_class=PasswordHasher, rules=None
     ) -> ExamDesk:
         """Another desk on the same database, as a server started again would be."""
         store = Store(reactor, self.db)
-        desk = ExamDesk(store, hasher_class(reactor, cost), counter_for(store, self.lucky))
+        desk = ExamDesk(store, hasher_class(reactor, cost), counter_for(store, self.lucky),
+                        rules=rules)
         desk.startService()
         self.addCleanup(lambda: desk.running and desk.stopService())
         await desk.ready
@@ -132,6 +134,28 @@ class AccountTests(DeskTestCase):
         await self.assertFailure(self.desk.register("alice", "two", ADDRESS), UsernameTaken)
         self.assertIs(await self.desk.log_in("alice", "two", ADDRESS), False)
         self.assertIs(await self.desk.log_in("alice", "one", ADDRESS), True)
+
+    async def test_new_passwords_are_judged(self) -> None:
+        """
+        If the server's rules are the defaults (8 characters, zxcvbn score 2), then "short" and
+        "password1" are refused with WeakPassword saying why, before the name is looked at
+        (alice, who exists, still gets WeakPassword, not UsernameTaken), and "lovelace 1815"
+        makes the account.
+        """
+        await self.student("alice", "pw")
+        desk = await self.start_desk(rules=PasswordRules())
+        refusals = [("bob", "short"), ("bob", "password1"), ("alice", "password1")]
+        reasons = [str(await self.assertFailure(desk.register(name, pw, ADDRESS), WeakPassword))
+                   for name, pw in refusals]
+        self.assertEqual(reasons, [
+            "The password must be at least 8 characters",
+            "The password is too easy to guess: this is a very common password; add another"
+            " word or two",
+            "The password is too easy to guess: this is a very common password; add another"
+            " word or two",
+        ])
+        self.assertIsNone(await desk.register("ada", "lovelace 1815", ADDRESS))
+        self.assertIs(await desk.log_in("ada", "lovelace 1815", ADDRESS), True)
 
     async def test_name_taken_ignoring_case(self) -> None:
         """

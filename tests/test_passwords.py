@@ -52,16 +52,30 @@ class PasswordHasherTests(unittest.TestCase):
         self.assertEqual(await hasher.verify("no such user", None), (False, None))
         self.assertEqual(shape(hasher._dummy), ("$argon2id$v=19$m=64,t=1,p=1", 22, 43))
 
-    async def test_rehash_when_settings_changed(self):
+    async def test_rehash_only_upwards(self):
         """
-        If a hash was made at 128 KiB and 2 rounds, then it matches at 64 KiB and 1 round, and
-        comes back remade with m=64,t=1,p=1, which then matches with no new hash.
+        If a hash was made at 64 KiB and 1 round, then a server at 128 KiB and 2 rounds finds
+        it matches and remakes it with m=128,t=2,p=1, which then matches with no new hash; and
+        a server at the cheaper cost matches that stronger hash and leaves it as it is (None):
+        hashes are upgraded, never downgraded.
         """
-        old = await self.hasher(HashCost(memory_kib=128, rounds=2)).hash("pw")
-        self.assertEqual(shape(old), ("$argon2id$v=19$m=128,t=2,p=1", 22, 43))
-        ok, new = await self.hasher().verify("pw", old)
-        self.assertEqual((ok, shape(new)), (True, ("$argon2id$v=19$m=64,t=1,p=1", 22, 43)))
+        old = await self.hasher().hash("pw")
+        self.assertEqual(shape(old), ("$argon2id$v=19$m=64,t=1,p=1", 22, 43))
+        stronger = self.hasher(HashCost(memory_kib=128, rounds=2))
+        ok, new = await stronger.verify("pw", old)
+        self.assertEqual((ok, shape(new)), (True, ("$argon2id$v=19$m=128,t=2,p=1", 22, 43)))
+        self.assertEqual(await stronger.verify("pw", new), (True, None))
         self.assertEqual(await self.hasher().verify("pw", new), (True, None))
+        self.assertEqual(await self.hasher().verify("wrong", new), (False, None))
+
+    async def test_mixed_costs_are_not_remade(self):
+        """
+        If a hash was made at 128 KiB and 1 round, then a server at 64 KiB and 2 rounds keeps
+        it (None): it is not weaker in every way, and would lose memory hardness.
+        """
+        old = await self.hasher(HashCost(memory_kib=128, rounds=1)).hash("pw")
+        self.assertEqual(await self.hasher(HashCost(memory_kib=64, rounds=2)).verify("pw", old),
+                         (True, None))
 
     async def test_corrupt_hash_is_a_mismatch(self):
         """If the stored hash is "not a hash", then the verify is a mismatch, not an error."""

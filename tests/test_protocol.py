@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from examtwist.attempts import Attempt
 from examtwist.counting import InMemoryCounter
-from examtwist.desk import Grade, NoSuchTest, UsernameTaken
+from examtwist.desk import Grade, NoSuchTest, UsernameTaken, WeakPassword
 from examtwist.protocol import ExamFactory
 from examtwist.storage import TestSummary
 from examtwist.testbank import BUILTIN_TESTS
@@ -35,7 +35,8 @@ HELP = Reply(214, (
     "TAKE <number or name>           start a test; answer each question with A, B, C or D",
     "HELP                            show this help",
     "QUIT                            leave (an unfinished test is recorded as abandoned)",
-    "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters.",
+    "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters;",
+    "a new account's must also be long and not easy to guess.",
     "End of help",
 ))
 NOT_A_COMMAND = Reply(500, ("Please choose a valid command.",))
@@ -150,6 +151,8 @@ class FakeDesk:
         return self._later(self._register, username, password)
 
     def _register(self, username: str, password: str) -> None:
+        if password == "password1":
+            raise WeakPassword("The password is too easy to guess")
         if username in self.passwords:
             raise UsernameTaken(username)
         self.passwords[username] = password
@@ -544,6 +547,20 @@ class RegisterTests(ProtocolTestCase):
         for line in ["REGISTER bob pw", "REGISTER", "LOGIN alice pw", "login !!"]:
             self.assertEqual(c.ask(line), ALREADY_LOGGED_IN, line)
         self.assertEqual(self.desk.calls, [("register", "alice", "pw", FIRST)])
+
+
+class WeakPasswordTests(ProtocolTestCase):
+    def test_weak_password_is_501_with_the_reason(self):
+        """
+        If the desk finds a new password too easy to guess, then REGISTER gets 501 with the
+        desk's reason, the connection is not logged in (TAKE is 530), and a better password
+        registers.
+        """
+        c = self.connect()
+        self.assertEqual(c.ask("REGISTER bob password1"),
+                         Reply(501, ("The password is too easy to guess",)))
+        self.assertEqual(c.ask("TAKE math"), Reply(530, ("Please log in first",)))
+        self.assertEqual(c.ask("REGISTER bob lovelace 1815"), REGISTERED)
 
 
 class ThrottledTests(ProtocolTestCase):

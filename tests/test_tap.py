@@ -21,6 +21,7 @@ from examtwist.desk import ExamDesk
 from examtwist.passwords import HashCost, PasswordHasher
 from examtwist.protocol import ExamFactory
 from examtwist.service import ExamServer, ListeningService, raise_open_files_limit
+from examtwist.strength import PasswordRules
 from examtwist.tap import Options, makeService
 
 from tests.support import CHEAP_HASH, start_server, temp_db
@@ -56,13 +57,27 @@ class OptionsTests(unittest.SynchronousTestCase):
 
     def test_values(self) -> None:
         """
-        If --lucky 3 --idle-timeout 0 --hash-memory 1024 --hash-rounds 3 are given, then those
-        are the values, and the hash cost is m=1024, t=3.
+        If --lucky 3 --idle-timeout 0 --hash-memory 65536 --hash-rounds 3 are given, then those
+        are the values, and the hash cost is m=65536, t=3; a cheaper cost is taken with
+        --insecure-hash-cost.
         """
-        options = parse("--lucky", "3", "--idle-timeout", "0", "--hash-memory", "1024",
+        options = parse("--lucky", "3", "--idle-timeout", "0", "--hash-memory", "65536",
                         "--hash-rounds", "3")
         self.assertEqual((options["lucky"], options["idle-timeout"]), (3, 0.0))
-        self.assertEqual(options["hash-cost"], HashCost(1024, 3))
+        self.assertEqual(options["hash-cost"], HashCost(65536, 3))
+        cheap = parse("--hash-memory", "1024", "--hash-rounds", "1", "--insecure-hash-cost")
+        self.assertEqual(cheap["hash-cost"], HashCost(1024, 1))
+
+    def test_password_rules(self) -> None:
+        """
+        If nothing is said, then a new password needs 8 characters and a zxcvbn score of 2;
+        --min-password-length 1 --min-password-score 0 give version 1's rule back.
+        """
+        self.assertEqual(parse()["password-rules"], PasswordRules(8, 2))
+        self.assertEqual(
+            parse("--min-password-length", "1", "--min-password-score", "0")["password-rules"],
+            PasswordRules(1, 0),
+        )
 
     def test_refused(self) -> None:
         """If an option's value is out of its range, then parsing fails and says why."""
@@ -73,6 +88,13 @@ class OptionsTests(unittest.SynchronousTestCase):
             ("--idle-timeout", "-1"): "Parameter type enforcement failed: must be 0 or more",
             ("--idle-timeout", "nan"): "Parameter type enforcement failed: must be 0 or more",
             ("--hash-memory", "4"): "argon2 needs at least 8 KiB of memory",
+            ("--hash-memory", "19455"): "--hash-memory 19455 --hash-rounds 2 is below OWASP's"
+                                        " minimum for argon2id (m=19456 KiB, t=2); give"
+                                        " --insecure-hash-cost to use it anyway",
+            ("--hash-rounds", "1"): "--hash-memory 19456 --hash-rounds 1 is below OWASP's"
+                                    " minimum for argon2id (m=19456 KiB, t=2); give"
+                                    " --insecure-hash-cost to use it anyway",
+            ("--min-password-score", "5"): "a zxcvbn score is 0 to 4",
             ("--hash-threads", "0"): "Parameter type enforcement failed: must be 1 or more",
             ("--db", "mysql://x/y"): "--db: mysql:// is no database examtwist knows: give a"
                                      " SQLite file or postgresql://user@host:port/dbname",

@@ -11,6 +11,7 @@ from time import perf_counter
 
 from bench.cluster import POSTGRES_ENV, PostgresServerCPU, cluster
 from bench.scenario import Column, Panel, Ratio, Scenario
+from bench.servers import examtwist_options
 from bench.session import Worker, ms
 
 PASSWORD = "correct horse battery"
@@ -72,10 +73,8 @@ class Nodes(Scenario):
     ]
 
     def contenders(self, bench) -> list:
-        url, options = bench.options.postgres, [
-            "--hash-memory", str(bench.options.hash_memory),
-            "--hash-rounds", str(bench.options.hash_rounds),
-        ]
+        url = bench.options.postgres
+        options = examtwist_options(None, bench.options.hash_memory, bench.options.hash_rounds)
         return [cluster(SQLITE_1, 1, None, options), cluster(POSTGRES_1, 1, url, options),
                 cluster(POSTGRES_2, 2, url, options)]
 
