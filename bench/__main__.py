@@ -29,7 +29,8 @@ from bench.session import ROOT, Bench
 # Tiny sizes for the smoke test in `make test`: every code path, a few seconds.
 SMOKE = {"held": [20], "storm_clients": 4, "students": 8, "rounds": 1, "duration": 0.5,
          "warmup": 0.2, "hash_memory": 64, "hash_rounds": 1, "paced_rate": 100.0,
-         "web_connections": 4}
+         "web_connections": 4, "hostile_connections": 8, "hostile_students": 2,
+         "guess_seconds": 3.0}
 
 
 def _loads(text: str) -> list[int]:
@@ -71,6 +72,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
                              f"scenario 5's fresh databases (default: ${POSTGRES_ENV})")
     parser.add_argument("--node-clients", type=int, default=16,
                         help="clients spread over the nodes in scenario 5")
+    parser.add_argument("--hostile-connections", type=int, default=400,
+                        help="connections from one address flooding LOGIN in the hostile "
+                             "scenario")
+    parser.add_argument("--hostile-students", type=int, default=8,
+                        help="honest students logging in during that flood, each from an "
+                             "address of its own")
+    parser.add_argument("--guess-seconds", type=float, default=120.0,
+                        help="how long the hostile scenario's attacker guesses one username's "
+                             "password; checks are counted after the first minute (or half)")
     parser.add_argument("--hash-memory", type=int, default=HashCost.memory_kib,
                         help="examtwist's --hash-memory, also used for the raw verify rate")
     parser.add_argument("--hash-rounds", type=int, default=HashCost.rounds)
@@ -100,10 +110,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def contenders(options, say) -> tuple[list, str]:
     hash_cost = {"hash_memory": options.hash_memory, "hash_rounds": options.hash_rounds}
     found = [examtwist(**hash_cost), bare_line_receiver(),
-             examtwist(kind="web", **hash_cost), bare_web()]
+             examtwist(kind="web", **hash_cost), bare_web(),
+             examtwist(kind="hostile", protected=True, **hash_cost)]
     for baseline in options.baseline:
         name, _, tree = baseline.rpartition("=")
         found.append(examtwist(f"examtwist {name or 'baseline'}", tree=tree, **hash_cost))
+        found.append(examtwist(f"examtwist {name or 'baseline'}", tree=tree, kind="hostile",
+                               protected=True, **hash_cost))
     peers = find_peers(options.peers)
     note = ""
     if peers is None:

@@ -11,6 +11,7 @@ than the server spends on some lines.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import deque
 
 
@@ -84,11 +85,14 @@ GREETING_TIMEOUT = 10.0
 CONNECT_TRIES = 3
 
 
-async def connect(host: str, port: int) -> ExamConnection:
-    """A connection past the greeting."""
+async def connect(host: str, port: int, source: str | None = None) -> ExamConnection:
+    """A connection past the greeting; from the local address C{source} when given."""
     loop = asyncio.get_running_loop()
     for attempt in range(CONNECT_TRIES):
-        _, connection = await loop.create_connection(ExamConnection, host, port)
+        if source is None:
+            _, connection = await loop.create_connection(ExamConnection, host, port)
+        else:
+            connection = await dial(host, port, source)
         try:
             code = await asyncio.wait_for(connection.reply(), GREETING_TIMEOUT)
         except asyncio.TimeoutError:
@@ -107,3 +111,51 @@ async def leave(connection: ExamConnection) -> None:
         await connection.expect(b"QUIT", 221)
     finally:
         connection.close()
+
+
+class TextConnection(ExamConnection):
+    """An L{ExamConnection} that also keeps the text of the last reply line it received."""
+
+    _tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        self._tail = (self._tail + data)[-512:]
+        super().data_received(data)
+
+    @property
+    def last_line(self) -> str:
+        return self._tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].decode(errors="replace")
+
+
+# Linux's IP_BIND_ADDRESS_NO_PORT: a socket bound to an address only gets its port at connect,
+# which may then reuse a port in TIME_WAIT on loopback (net.ipv4.tcp_tw_reuse), so that one
+# address can open and close connections for minutes without running out of ports.
+_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+async def bound_socket(host: str, port: int, source: str) -> socket.socket:
+    """
+    A TCP socket connected from the local address C{source} (127.0.0.2, 127.0.0.3, ...: on
+    loopback, each stands for another machine), non-blocking.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, _BIND_ADDRESS_NO_PORT, 1)
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def dial(host: str, port: int, source: str, protocol=ExamConnection) -> ExamConnection:
+    """A connection from C{source} (L{bound_socket}), before its greeting."""
+    sock = await bound_socket(host, port, source)
+    try:
+        _, connection = await asyncio.get_running_loop().create_connection(protocol, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return connection

@@ -51,6 +51,9 @@ class Contender:
 
 
 class RunningServer:
+    # The web port too, for a server that has both (examtwist started as kind "hostile").
+    web_port: int | None = None
+
     def __init__(self, name: str, process: asyncio.subprocess.Process, port: int, log: Path) -> None:
         self.name = name
         self.process = process
@@ -150,8 +153,9 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     """
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
     measure an earlier version beside this one). Its port is the exam port, or with
-    C{kind="web"} the web lookup's: both listen on a free port. Unless C{protected}, the limits
-    against hostile students are off.
+    C{kind="web"} the web lookup's: both listen on a free port. With C{kind="hostile"} its
+    port is the exam port and its C{web_port} the web lookup's, if the tree has one. Unless
+    C{protected}, the limits against hostile students are off.
     """
     hash_options = examtwist_options(tree, hash_memory, hash_rounds, protected)
     # A tree from before the web lookup has no --web option.
@@ -171,7 +175,10 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
                 cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             )
         port = await _wait_for_port(process, log, listening, name)
-        return RunningServer(name, process, port, log)
+        server = RunningServer(name, process, port, log)
+        if kind == "hostile" and has_web:
+            server.web_port = await _wait_for_port(process, log, _TWISTD_WEB_LISTENING, name)
+        return server
 
     return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
 

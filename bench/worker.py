@@ -19,12 +19,14 @@ import importlib.util
 import json
 import os
 import random
+import re
 import resource
 import sys
 import threading
+from collections import Counter
 from time import perf_counter
 
-from bench.client import UnexpectedReply, connect, leave
+from bench.client import TextConnection, UnexpectedReply, bound_socket, connect, dial, leave
 from bench.latency import Latencies
 
 # At most this many connects in flight, fewer than twistd's default listen backlog (50):
@@ -376,8 +378,351 @@ class Verify:
         pass
 
 
+# Hostile students (scenario "hostile"). Each loopback address (127.0.0.2, 127.0.0.3, ...)
+# stands for a machine of its own. A connect that fails (no port free, or a full listen queue)
+# is counted and tried again after this pause.
+RETRY_PAUSE = 0.05
+
+
+async def _for_a_while(seconds: float, jobs) -> None:
+    """Run the coroutines C{jobs} for C{seconds}, then cancel whatever is still running."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    done, pending = await asyncio.wait(tasks, timeout=seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        task.result()  # a failure of the generator itself is not a figure
+
+
+class Flood:
+    """
+    C{connections} connections at once from the one address C{source}, each trying C{LOGIN
+    <username> <password>} (a wrong one) over and over for as long as a round lasts:
+
+     - C{"stay"}: wait for the greeting and for every reply; connect again once the server
+       has closed the connection.
+     - C{"close"}: send one LOGIN as soon as connected, without waiting for the greeting,
+       close at once, connect again.
+
+    A round counts the LOGINs' replies by code, and refused greetings (not 220) by their code
+    ("close" reads nothing), and the connections made. When it ends, every connection is
+    closed, whatever it is waiting for.
+    """
+
+    def __init__(self, host: str, port: int, source: str, connections: int, variant: str,
+                 username: str = "nobody", password: str = "not the password") -> None:
+        if variant not in ("stay", "close"):
+            raise ValueError(f"no flood variant {variant!r}")
+        self.address = host, port
+        self.source = source
+        self.connections = connections
+        self.variant = variant
+        self.login = f"LOGIN {username} {password}".encode()
+
+    async def setup(self) -> dict:
+        return {}
+
+    async def round(self, seconds: float) -> dict:
+        replies: Counter[int] = Counter()
+        made = failed = 0
+
+        async def stay() -> None:
+            nonlocal made, failed
+            while True:
+                try:
+                    connection = await dial(*self.address, self.source)
+                except OSError:
+                    failed += 1
+                    await asyncio.sleep(RETRY_PAUSE)
+                    continue
+                made += 1
+                try:
+                    code = await connection.reply()
+                    if code != 220:
+                        replies[code] += 1  # a refused greeting: the server closes
+                    while code == 220 and not connection.closed:
+                        replies[await connection.ask(self.login)] += 1
+                except ConnectionError:
+                    pass  # closed by the server: connect again
+                finally:
+                    connection.close()
+
+        async def close_at_once() -> None:
+            nonlocal made, failed
+            while True:
+                try:
+                    sock = await bound_socket(*self.address, self.source)
+                except OSError:
+                    failed += 1
+                    await asyncio.sleep(RETRY_PAUSE)
+                    continue
+                made += 1
+                try:
+                    sock.send(self.login + b"\r\n")
+                except OSError:
+                    pass
+                finally:
+                    sock.close()
+
+        loop = stay if self.variant == "stay" else close_at_once
+        await _for_a_while(seconds, [loop() for _ in range(self.connections)])
+        return {"replies": {str(code): n for code, n in sorted(replies.items())},
+                "connections": made, "connect_failures": failed}
+
+    def close(self) -> None:
+        pass
+
+
+class Honest:
+    """
+    Honest students, each from an address of its own (C{sources}), each registered once with
+    a password the server's rules accept. In a round, every C{interval} seconds (the students
+    spread over the first), each connects, LOGINs with its password, asks EXAMS and QUITs.
+
+    A login's latency runs from the connect to the 230, and counts only logins that got in;
+    any other answer (a refused greeting or LOGIN, a closed connection) is counted by its code,
+    0 for none. When the round ends no student starts again; a login still unanswered
+    C{drain} seconds later is recorded at the time it has waited, and counted as unanswered.
+    """
+
+    def __init__(self, host: str, port: int, sources: list[str], prefix: str, password: str,
+                 interval: float = 1.0, drain: float = 30.0) -> None:
+        self.address = host, port
+        self.sources = sources
+        self.users = [f"{prefix}{i}" for i in range(len(sources))]
+        self.password = password
+        self.interval = interval
+        self.drain = drain
+
+    async def setup(self) -> dict:
+        for source, user in zip(self.sources, self.users):
+            connection = await connect(*self.address, source=source)
+            await connection.expect(f"REGISTER {user} {self.password}".encode(), 231)
+            await leave(connection)
+        return {"students": len(self.users)}
+
+    async def round(self, seconds: float) -> dict:
+        logins, exams = Latencies(), Latencies()
+        refused: Counter[int] = Counter()
+        asking: dict[int, float] = {}  # student: when its login began, while unanswered
+        ok = 0
+        start = perf_counter()
+        end = start + seconds
+
+        async def student(i: int) -> None:
+            nonlocal ok
+            login = f"LOGIN {self.users[i]} {self.password}".encode()
+            due = start + i * self.interval / len(self.users)
+            while due < end:
+                await _wait_until(due)
+                began = asking[i] = perf_counter()
+                connection = None
+                try:
+                    connection = await dial(*self.address, self.sources[i])
+                    code = await connection.reply()
+                    if code == 220:
+                        code = await connection.ask(login)
+                    del asking[i]
+                    if code != 230:
+                        refused[code] += 1
+                    else:
+                        ok += 1
+                        logins.record(perf_counter() - began)
+                        sent = perf_counter()
+                        await connection.expect(b"EXAMS", 212)
+                        exams.record(perf_counter() - sent)
+                        await connection.expect(b"QUIT", 221)
+                except (OSError, UnexpectedReply):  # ConnectionError is an OSError
+                    asking.pop(i, None)
+                    refused[0] += 1
+                finally:
+                    if connection is not None:
+                        connection.close()
+                due = max(due + self.interval, perf_counter())
+
+        await _for_a_while(seconds + self.drain, [student(i) for i in range(len(self.users))])
+        now = perf_counter()
+        for began in asking.values():
+            logins.record(now - began)
+        return {"logins": ok, "refused": {str(code): n for code, n in sorted(refused.items())},
+                "unanswered": len(asking), "latency": logins.to_json(), "exams": exams.to_json()}
+
+    def close(self) -> None:
+        pass
+
+
+_TRY_AGAIN = re.compile(r"try again in (\d+) s")
+
+
+class Guess:
+    """
+    One attacker at C{source} guessing the password of C{username} (registered from
+    C{registrar}, another address): a LOGIN with a new wrong password as soon as the previous
+    reply is in, or once the N s a C{454 ..., try again in N s} names have passed; a new
+    connection after every second guess, since the third failure of a connection is answered
+    421 whether or not its password was checked, and a moment after a 421. Each 535 is a
+    password checked; a round counts those after its first C{skip} seconds apart.
+    """
+
+    def __init__(self, host: str, port: int, source: str, registrar: str, username: str,
+                 password: str) -> None:
+        self.address = host, port
+        self.source = source
+        self.registrar = registrar
+        self.username = username
+        self.password = password
+
+    async def setup(self) -> dict:
+        connection = await connect(*self.address, source=self.registrar)
+        await connection.expect(f"REGISTER {self.username} {self.password}".encode(), 231)
+        await leave(connection)
+        return {}
+
+    async def round(self, seconds: float, skip: float = 0.0) -> dict:
+        replies: Counter[int] = Counter()
+        checked = []  # when each 535 came, in seconds from the start
+        guesses = 0
+        start = perf_counter()
+
+        async def guess() -> None:
+            nonlocal guesses
+            while True:
+                try:
+                    connection = await dial(*self.address, self.source, TextConnection)
+                except OSError:
+                    await asyncio.sleep(RETRY_PAUSE)
+                    continue
+                try:
+                    code = await connection.reply()
+                    if code != 220:
+                        replies[code] += 1  # a refused greeting
+                    for _ in range(2 if code == 220 else 0):
+                        guesses += 1
+                        code = await connection.ask(
+                            f"LOGIN {self.username} wrong-{guesses}".encode()
+                        )
+                        replies[code] += 1
+                        if code == 535:
+                            checked.append(perf_counter() - start)
+                        elif code == 454:
+                            wait = _TRY_AGAIN.search(connection.last_line)
+                            await asyncio.sleep(int(wait.group(1)) if wait else 1)
+                        else:
+                            break
+                except ConnectionError:
+                    code = 0
+                finally:
+                    connection.close()
+                if code not in (454, 535):  # refused, or closed: a moment before the next
+                    await asyncio.sleep(RETRY_PAUSE)
+
+        await _for_a_while(seconds, [guess()])
+        return {"checked": len(checked), "checked_after_skip": sum(t >= skip for t in checked),
+                "guesses": guesses, "replies": {str(c): n for c, n in sorted(replies.items())}}
+
+    def close(self) -> None:
+        pass
+
+
+class Oversize:
+    """
+    A POST of C{size} bytes to a web route that does not exist (C{route}) from C{source}: a
+    URL-encoded form with its length declared, then as long a one in chunks. Meanwhile a probe
+    sends HELP on the exam port every C{interval} seconds, from just before each POST until
+    just after its answer (L{_record_paced}). A round takes as long as the two POSTs do (each
+    at most C{timeout} seconds), whatever its C{seconds}.
+
+    Per POST: the status of the answer (0 when the connection ended without one), the time
+    from its first byte sent to the status line, the bytes sent by then, and the probe's
+    latencies.
+    """
+
+    BLOCK = 64 * 1024
+    LEAD = 0.1  # seconds of probe before a POST and after its answer
+
+    def __init__(self, host: str, port: int, web_port: int, source: str,
+                 size: int = 20 * 1024 * 1024, route: str = "/no-such-page",
+                 interval: float = 0.005, timeout: float = 60.0) -> None:
+        self.address = host, port
+        self.web_address = host, web_port
+        self.source = source
+        self.route = route
+        self.interval = interval
+        self.timeout = timeout
+        # The form a hostile student would send: the most fields a size holds, for a server
+        # that parses it.
+        self.body = (b"a=b&" * (size // 4 + 1))[:size]
+
+    async def setup(self) -> dict:
+        self.connection = await connect(*self.address)
+        await self.connection.expect(b"HELP", 214)
+        return {}
+
+    async def round(self, seconds: float) -> dict:
+        posts = {}
+        for kind in ("form", "chunked"):
+            latencies = Latencies()
+            stop = asyncio.Event()
+            probing = asyncio.ensure_future(self._probe(latencies, stop))
+            await asyncio.sleep(self.LEAD)
+            posts[kind] = await self._post(chunked=kind == "chunked")
+            await asyncio.sleep(self.LEAD)
+            stop.set()
+            await probing
+            posts[kind]["latency"] = latencies.to_json()
+        return {"posts": posts}
+
+    async def _probe(self, latencies: Latencies, stop: asyncio.Event) -> None:
+        due = perf_counter()
+        while not stop.is_set():
+            await _wait_until(due)
+            sent = perf_counter()
+            await self.connection.expect(b"HELP", 214)
+            due = _record_paced(latencies, sent, perf_counter(), due, self.interval)
+
+    async def _post(self, chunked: bool) -> dict:
+        sock = await bound_socket(*self.web_address, self.source)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        host, port = self.web_address
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(self.body)}"
+        head = (f"POST {self.route} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\n{framing}\r\n\r\n")
+        sent = 0
+
+        async def send() -> None:
+            nonlocal sent
+            writer.write(head.encode())
+            body = memoryview(self.body)
+            for at in range(0, len(body), self.BLOCK):
+                block = body[at:at + self.BLOCK]
+                writer.write(b"%x\r\n%s\r\n" % (len(block), block) if chunked else block)
+                await writer.drain()
+                sent += len(block)
+            writer.write(b"0\r\n\r\n" if chunked else b"")
+            await writer.drain()
+
+        started = perf_counter()
+        sending = asyncio.ensure_future(send())
+        try:
+            status_line = await asyncio.wait_for(reader.readline(), self.timeout)
+        except (OSError, asyncio.TimeoutError):
+            status_line = b""
+        answered = perf_counter()
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        writer.transport.abort()
+        parts = status_line.split()
+        status = int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
+        return {"status": status, "seconds": answered - started, "sent": sent}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 ROLES = {"hold": Hold, "probe": Probe, "storm": Storm, "students": Students, "verify": Verify,
-         "sessions": Sessions}
+         "sessions": Sessions, "flood": Flood, "honest": Honest, "guess": Guess,
+         "oversize": Oversize}
 
 
 def _emit(message: dict) -> None:

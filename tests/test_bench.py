@@ -82,6 +82,18 @@ PACED = ["answers_per_s", "generator_cpu", "offered_per_s", "others_cpu", "reply
 WEB = ["failures", "get_p50_ms", "get_p99_ms", "get_rps", "get_server_cpu", "get_wrk_cpu",
        "others_cpu", "post_p50_ms", "post_p99_ms", "post_rps", "post_server_cpu", "post_wrk_cpu",
        "server_cpu", "server_rss_peak_mib", "wrk_cpu"]
+HOSTILE_FLOOD = ["attacker_421", "attacker_454", "attacker_535", "attacker_connect_failures",
+                 "attacker_connections", "attacker_replies", "exams_p99_ms", "generator_cpu",
+                 "honest_failed", "honest_ok", "honest_refused", "honest_unanswered",
+                 "login_p50_ms", "login_p99_ms", "others_cpu", "server_cpu",
+                 "server_rss_peak_mib"]
+HOSTILE_GUESSING = ["attacker_421", "attacker_454", "attacker_535", "attacker_replies",
+                    "generator_cpu", "guesses", "guesses_per_min", "others_cpu", "server_cpu"]
+HOSTILE_POST = ["answer_ms", "others_cpu", "probe_p50_ms", "probe_p99_ms", "sent_mib",
+                "server_cpu", "server_rss_peak_mib", "status"]
+HOSTILE_ROWS = [("stay flood", 8, HOSTILE_FLOOD), ("close flood", 8, HOSTILE_FLOOD),
+                ("guessing", 1, HOSTILE_GUESSING), ("20 MiB form POST", 1, HOSTILE_POST),
+                ("20 MiB chunked POST", 1, HOSTILE_POST)]
 NODES = ["database_cpu", "database_cpu_ms_each", "errors", "generator_cpu", "nodes_cpu",
          "nodes_cpu_ms_each", "others_cpu", "p50_ms", "p99_ms", "per_s"]
 
@@ -162,9 +174,9 @@ class BenchSmokeTests(unittest.TestCase):
     async def test_every_scenario_against_examtwist_alone(self):
         """
         If the peers are missing, then the bench says "examtwist only", runs scenarios 1 to 4
-        against examtwist (beside the bare LineReceiver and the bare twisted.web ceilings),
-        measures every metric above 0 with no failed web request, tables each scenario on the
-        page, and draws the plot as a PNG.
+        and 6 against examtwist (beside the bare LineReceiver and the bare twisted.web
+        ceilings), measures every metric above 0 with no failed web request, tables each
+        scenario on the page, and draws the plot as a PNG.
         """
         require(self, missing_matplotlib())
         require(self, missing_wrk())
@@ -184,13 +196,16 @@ class BenchSmokeTests(unittest.TestCase):
             ("paced", "examtwist", 8, 0, PACED),
             ("web", "examtwist", 4, 0, WEB),
             ("web", "bare twisted.web", 4, 0, WEB),
+            *(("hostile", f"examtwist: {attack}", load, 0, metrics)
+              for attack, load, metrics in HOSTILE_ROWS),
         ])
         for m in data["measurements"]:
             for metric in {"held": ["rss_per_connection_kib", "probe_p99_ms"],
                            "storm": ["logins_per_s", "raw_verifies_per_s"],
                            "throughput": ["answers_per_s"], "paced": ["answers_per_s"],
                            "web": ["post_rps", "get_rps", "post_p99_ms", "get_p99_ms",
-                                   "wrk_cpu"]}[m["scenario"]]:
+                                   "wrk_cpu"],
+                           "hostile": []}[m["scenario"]]:  # test_hostile_students checks it
                 self.assertGreater(m["metrics"][metric], 0, (m["server"], metric))
             if m["scenario"] == "web":
                 self.assertEqual(m["metrics"]["failures"], 0, m["server"])
@@ -203,6 +218,11 @@ class BenchSmokeTests(unittest.TestCase):
                                                             ("8", "examtwist")],
             "4. Web lookups": [("wrk connections", "server"), ("4", "examtwist"),
                                ("4", "bare twisted.web")],
+            "6. Hostile students": [
+                ("attacker connections", "server"), ("1", "examtwist: guessing"),
+                ("1", "examtwist: 20 MiB form POST"), ("1", "examtwist: 20 MiB chunked POST"),
+                ("8", "examtwist: stay flood"), ("8", "examtwist: close flood"),
+            ],
         })
 
     async def test_web_lookups_without_wrk(self):
@@ -256,6 +276,56 @@ class BenchSmokeTests(unittest.TestCase):
         self.assertIn("POST /handlelogin req/s, examtwist ÷ Flask peer at 4:", page)
         self.assertIn("GET /api/students/<id> req/s, examtwist ÷ bare twisted.web (ceiling) at 4:",
                       page)
+
+    async def test_hostile_students(self):
+        """
+        If scenario 6 runs beside a baseline tree (this one, as "examtwist same"), then each
+        attack is measured on both in turn; on examtwist, with its limits on, the flood from
+        127.0.0.2 meets 454s while every honest student gets in, the guesser's passwords are
+        checked (535), each 20 MiB POST is answered 413 (its body refused) or 404 (read to its
+        end), and the page tables every attack and gives all ten targets a verdict.
+        """
+        data, page, log = await self.bench("--scenarios", "hostile", "--baseline",
+                                           f"same={ROOT}")
+        self.assertEqual(measured(data), [
+            ("hostile", f"{server}: {attack}", load, 0, metrics)
+            for server in ("examtwist", "examtwist same") for attack, load, metrics in HOSTILE_ROWS
+        ])
+        rows = {m["server"]: m["metrics"] for m in data["measurements"]}
+        for attack in ("stay flood", "close flood"):
+            flood = rows[f"examtwist: {attack}"]
+            self.assertEqual((flood["honest_failed"], flood["honest_refused"]), (0, {}), attack)
+            self.assertGreater(flood["honest_ok"], 0, attack)
+            self.assertGreater(flood["login_p99_ms"], 0, attack)
+            self.assertGreater(flood["exams_p99_ms"], 0, attack)
+            self.assertGreater(flood["attacker_connections"], 0, attack)
+        self.assertGreater(rows["examtwist: stay flood"]["attacker_454"], 0)
+        self.assertEqual(rows["examtwist: close flood"]["attacker_replies"], {})
+        self.assertGreater(rows["examtwist: guessing"]["attacker_535"], 0)
+        for post in ("20 MiB form POST", "20 MiB chunked POST"):
+            self.assertIn(rows[f"examtwist: {post}"]["status"], (404, 413), post)
+            self.assertGreater(rows[f"examtwist: {post}"]["answer_ms"], 0, post)
+            self.assertGreater(rows[f"examtwist: {post}"]["probe_p99_ms"], 0, post)
+        self.assertEqual(tables(page), {"6. Hostile students": [
+            ("attacker connections", "server"),
+            *(("1", f"{server}: {attack}") for server in ("examtwist", "examtwist same")
+              for attack, load, _ in HOSTILE_ROWS if load == 1),
+            *(("8", f"{server}: {attack}") for server in ("examtwist", "examtwist same")
+              for attack, load, _ in HOSTILE_ROWS if load == 8),
+        ]})
+        verdicts = [line.split(":")[0] for line in page.splitlines() if line.startswith("- Target")]
+        self.assertEqual(verdicts, [
+            "- Target honest login p99 ≤ 1 s while one address floods LOGIN, staying for replies",
+            "- Target honest login p99 ≤ 1 s while one address floods LOGIN, closing at once",
+            "- Target honest EXAMS p99 ≤ 20 ms during the stay flood",
+            "- Target honest EXAMS p99 ≤ 20 ms during the close flood",
+            "- Target every honest login gets in during the stay flood",
+            "- Target every honest login gets in during the close flood",
+            "- Target a 20 MiB form POST answered 413 within 100 ms",
+            "- Target a 20 MiB chunked POST answered 413 within 100 ms",
+            "- Target exam probe p99 ≤ 20 ms during the 20 MiB form POST",
+            "- Target exam probe p99 ≤ 20 ms during the 20 MiB chunked POST",
+        ])
 
 
 WRK_OUTPUT = """\
