@@ -26,7 +26,7 @@ SCORES = {
 @dataclass(frozen=True)
 class PasswordRules:
     """
-    @ivar min_length: characters a new password needs (1 allows version 1's passwords).
+    @ivar min_length: characters a new password needs (0 or 1: version 1's rule, 1 to 128).
     @ivar min_score: the zxcvbn score (0 to 4) it needs; 0 judges nothing.
     """
 
@@ -34,8 +34,8 @@ class PasswordRules:
     min_score: int = 2
 
     def __post_init__(self) -> None:
-        if self.min_length < 1:
-            raise ValueError("a password needs at least 1 character")
+        if self.min_length < 0:
+            raise ValueError("a length is 0 or more")
         if not 0 <= self.min_score <= 4:
             raise ValueError("a zxcvbn score is 0 to 4")
 

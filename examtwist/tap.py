@@ -70,7 +70,7 @@ class Options(usage.Options):
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
         ["min-password-length", None, PasswordRules.min_length,
-         "Characters a new account's password needs.", _positive_int],
+         "Characters a new account's password needs.", _count],
         ["min-password-score", None, PasswordRules.min_score,
          "The zxcvbn score (0 to 4) a new account's password needs; 0 judges nothing.", int],
         ["hash-queue", None, QUEUE,
