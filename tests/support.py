@@ -6,7 +6,6 @@ child process.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import secrets
@@ -17,7 +16,7 @@ import threading
 from urllib.parse import urlsplit
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, ProcessProtocol
@@ -41,16 +40,6 @@ FAST_HASH = ["--hash-memory", str(CHEAP_HASH.memory_kib), "--hash-rounds", str(C
 # the rules for new passwords are tested on their own, with the defaults.
 V1_PASSWORDS = ["--min-password-length", "1", "--min-password-score", "0"]
 LOOPBACK = "127.0.0.1"
-
-
-def deferred_test(method):
-    """Let a test method be C{async def}: trial gets the Deferred of its coroutine."""
-
-    @functools.wraps(method)
-    def run(self):
-        return ensureDeferred(method(self))
-
-    return run
 
 
 class GatedHasher(PasswordHasher):
