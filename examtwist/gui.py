@@ -14,7 +14,6 @@ import queue
 import sys
 import threading
 import tkinter as tk
-from tkinter import ttk
 from typing import Callable
 
 from examtwist.client import Asked, ExamClient, Grade, ListedTest
