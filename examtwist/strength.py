@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zxcvbn import zxcvbn
-
 # zxcvbn refuses longer input; a password this long is judged by its first 72 characters.
 JUDGED_LENGTH = 72
 SCORES = {
@@ -48,6 +46,9 @@ class PasswordRules:
             return f"The password must be at least {self.min_length} characters"
         if self.min_score == 0:
             return None
+        # Its word lists take 15 MB: loaded by the first registration that is judged, not at start.
+        from zxcvbn import zxcvbn
+
         judged = zxcvbn(password[:JUDGED_LENGTH], user_inputs=[username] if username else [])
         if judged["score"] >= self.min_score:
             return None
