@@ -127,6 +127,7 @@ PROTECTIONS_OFF = {
     "examtwist/throttle.py": ["--max-registrations-per-address", "0",
                               "--max-failures-per-address", "0", "--login-backoff", "0",
                               "--max-per-address", "0"],
+    "examtwist/examport.py": ["--connect-burst", "0"],
     "examtwist/webguard.py": ["--lookup-burst", "0", "--web-max-per-address", "0"],
     "examtwist/strength.py": ["--min-password-length", "1", "--min-password-score", "0"],
 }

@@ -52,15 +52,13 @@ class OrderedLineReceiver(LineReceiver):
     clock = None
 
     state = State.WAITING
-    # What is known of the peer, beside the state:
-    readerBlocked = False  # it does not read its replies: its transport's buffer is full
-    _inputEnded = False  # it closed its sending side
+    readerBlocked = False  # the peer does not read its replies: its transport's buffer is full
+    _inputEnded = False  # the peer closed its sending side
     _stopReply: bytes | None = None  # asked to close once the line in hand is answered
     _held = 0  # bytes received and not yet handled
     _lastByte = b""
     _socketPaused = False
-    _idle = None
-    _lingerTimer = None
+    _idle = _backpressure = _lingerTimer = None
     _closedWaiters: list[Deferred[None]] = []
 
     def handleLine(self, line: bytes) -> Deferred | None:
@@ -82,7 +80,8 @@ class OrderedLineReceiver(LineReceiver):
 
     def connectionMade(self) -> None:
         self.MAX_LENGTH = self.maxLine + 1  # LineReceiver's own limit: a line and a CR
-        self.transport.registerProducer(_ReaderBackpressure(self), True)
+        self._backpressure = _ReaderBackpressure(self)
+        self.transport.registerProducer(self._backpressure, True)
         self._idle = _IdleClock(self)
         self._closedWaiters = []
 
@@ -138,7 +137,8 @@ class OrderedLineReceiver(LineReceiver):
             self.transport.write(reply)
         self.state = State.CLOSING
         self.clearLineBuffer()
-        self.transport.unregisterProducer()
+        if self._backpressure is not None:
+            self.transport.unregisterProducer()
         if self._inputEnded or not IHalfCloseableDescriptor.providedBy(self.transport):
             self.transport.loseConnection()
             return

@@ -1,37 +1,29 @@
 """
 The exam protocol (docs/protocol.md) on the server side: a thin adapter from lines to the exam
 desk. Each verb reads its arguments, makes one desk call and turns the outcome into a reply;
-when lines are handled and how a connection closes is L{examtwist.lines}' business.
+when lines are handled and how a connection closes is L{examtwist.lines}' business, signing
+in is L{examtwist.signin}'s, and who may connect is L{examtwist.examport}'s.
 """
 
 from __future__ import annotations
 
-from twisted.internet.defer import CancelledError, Deferred, DeferredList
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from examtwist.counting import ordinal
-from examtwist.desk import NoSuchTest, UsernameTaken, WeakPassword
+from examtwist.desk import NoSuchTest
 from examtwist.lines import OrderedLineReceiver
-from examtwist.passwords import HasherBusy
-from examtwist.ratelimit import client_of
-from examtwist.throttle import Throttled
+from examtwist.signin import SignIn
 from examtwist.wire import (
     MAX_LINE,
-    USERNAME_RULE,
-    MAX_PASSWORD,
     WELCOME,
     format_address,
     format_reply,
     grade_text,
-    is_password,
-    is_username,
     parse_answer,
 )
 
 log = Logger()
-
-MAX_FAILED_LOGINS = 3
 
 HELP = (
     "Commands (command words are case-insensitive):",
@@ -50,10 +42,9 @@ _NOT_A_COMMAND = format_reply(500, "Please choose a valid command.")
 _NOT_AN_ANSWER = format_reply(501, "Answer with A, B, C or D")
 _SHUTTING_DOWN = format_reply(421, "Server shutting down")
 _TOO_MANY_CONNECTIONS = format_reply(421, "Too many connections from your address")
-_BUSY = format_reply(421, "Server busy, try again later")
 
 
-class ExamProtocol(OrderedLineReceiver):
+class ExamProtocol(SignIn, OrderedLineReceiver):
     """One connection: who is logged in, the attempt under way, failed logins so far."""
 
     maxLine = MAX_LINE
@@ -63,17 +54,14 @@ class ExamProtocol(OrderedLineReceiver):
         self.address = "?"
         self.user: str | None = None
         self.attempt = None
-        self.failed_logins = 0
-        self._checking: Deferred | None = None  # a desk call that checks a password
 
     def connectionMade(self) -> None:
         factory = self.factory
         self.clock, self.idleTimeout, self.desk = factory.reactor, factory.idle_timeout, factory.desk
         self.address = format_address(self.transport.getPeer())
-        super().connectionMade()
         if not factory.admit(self):
-            log.info("Connection from {address} refused: too many from there", address=self.address)
-            return self.close(_TOO_MANY_CONNECTIONS)
+            return self.close(_TOO_MANY_CONNECTIONS)  # refused as cheaply as it can be
+        super().connectionMade()
         self.hold(self.desk.greet(self.address).addCallback(self._greet))
 
     def _greet(self, counted) -> None:
@@ -94,9 +82,7 @@ class ExamProtocol(OrderedLineReceiver):
         if attempt is not None:
             self.desk.abandon(attempt)  # before a shutdown waiting for this close goes on
         super().connectionLost(reason)
-        checking, self._checking = self._checking, None
-        if checking is not None:
-            checking.cancel()  # a check still waiting for a thread is never hashed
+        self.cancel_check()
 
     def reply(self, code: int, *lines: str) -> None:
         self.write(format_reply(code, *lines))
@@ -149,92 +135,6 @@ class ExamProtocol(OrderedLineReceiver):
         lines = (f"{t.number} {t.name} {t.question_count}" for t in tests)
         self.reply(212, "Available tests:", *lines, "End of list")
 
-    def do_REGISTER(self, argument: str):
-        if self.user is None:  # docs/protocol.md: 503, then 454, then the rest
-            try:
-                self.desk.check_registration(self.address)
-            except Throttled as e:
-                return self._too_many_registrations(e)
-        credentials = self._credentials("REGISTER", argument)
-        if credentials is not None:
-            return self._check(self.desk.register(*credentials, self.address)).addCallbacks(
-                self._registered, self._taken, callbackArgs=(credentials[0],)
-            ).addErrback(self._not_checked)
-
-    def _too_many_registrations(self, throttled: Throttled) -> None:
-        log.info("Registration from {address} held back {n} s", address=self.address,
-                 n=throttled.seconds)
-        self.reply(454, f"Too many registrations, try again in {throttled.seconds} s")
-
-    def _registered(self, _, username: str) -> None:
-        self.user = username
-        self.reply(231, "Successfully registered!")
-
-    def _taken(self, failure) -> None:
-        refusal = failure.trap(UsernameTaken, Throttled, WeakPassword)
-        if refusal is Throttled:
-            return self._too_many_registrations(failure.value)
-        if refusal is WeakPassword:
-            return self.reply(501, str(failure.value))
-        self.reply(553, "Username already exists")
-
-    def do_LOGIN(self, argument: str):
-        credentials = self._credentials("LOGIN", argument)
-        if credentials is not None:
-            return self._check(self.desk.log_in(*credentials, self.address)).addCallbacks(
-                self._logged_in, self._login_throttled,
-                callbackArgs=(credentials[0],), errbackArgs=(credentials[0],),
-            ).addErrback(self._not_checked)
-
-    def _logged_in(self, ok: bool, username: str) -> None:
-        if ok:
-            self.user = username
-            return self.reply(230, "Successfully logged in!")
-        self._login_failed(username, 535, "Invalid username and/or password")
-
-    def _login_throttled(self, failure, username: str) -> None:
-        failure.trap(Throttled)
-        seconds = failure.value.seconds
-        self._login_failed(username, 454, f"Too many failed attempts, try again in {seconds} s")
-
-    def _login_failed(self, username: str, code: int, text: str) -> None:
-        self.failed_logins += 1
-        log.info("Failed login {count} for {user} from {address}: {code}",
-                 count=self.failed_logins, user=username, address=self.address, code=code)
-        if self.failed_logins >= MAX_FAILED_LOGINS:
-            self.close(format_reply(421, "Too many failed attempts"))
-        else:
-            self.reply(code, text)
-
-    def _check(self, work: Deferred) -> Deferred:
-        """A desk call that checks a password: cancelled if the connection goes first."""
-        self._checking = work
-        return work.addBoth(self._checked)
-
-    def _checked(self, outcome):
-        self._checking = None
-        return outcome
-
-    def _not_checked(self, failure) -> None:
-        """The hasher is busy: 421 and close. Or the check was dropped: the connection has
-        gone, or the server is stopping and its 421 follows."""
-        if failure.check(HasherBusy):
-            return self.close(_BUSY)
-        failure.trap(CancelledError)
-
-    def _credentials(self, verb: str, argument: str) -> tuple[str, str] | None:
-        """Username and password from the line, or None after a 503 or 501 reply."""
-        if self.user is not None:
-            return self.reply(503, "Already logged in")
-        username, space, password = argument.partition(" ")
-        if not space or not is_username(username):
-            return self.reply(
-                501, f"Usage: {verb} <username> <password>; the username is {USERNAME_RULE}"
-            )
-        if not is_password(password):
-            return self.reply(501, f"The password must be 1 to {MAX_PASSWORD} characters")
-        return username, password
-
     def do_TAKE(self, argument: str):
         if self.user is None:
             return self.reply(530, "Please log in first")
@@ -267,69 +167,3 @@ class ExamProtocol(OrderedLineReceiver):
     def _graded(self, grade) -> None:
         self.attempt = None
         self.reply(250, grade_text(*grade))
-
-
-class ExamFactory(ServerFactory):
-    """
-    Makes one L{ExamProtocol} per connection, and keeps what they share: the desk, the open
-    connections, and each question's 350 reply, formatted once for every student.
-    """
-
-    protocol = ExamProtocol
-    noisy = False
-    QUESTIONS_KEPT = 1024
-
-    def __init__(self, reactor, desk, idle_timeout: float | None = 600.0,
-                 max_per_address: int = 0) -> None:
-        self.reactor = reactor
-        self.desk = desk
-        self.idle_timeout = idle_timeout or None
-        self.max_per_address = max_per_address
-        self.connections: set[ExamProtocol] = set()
-        self._per_client: dict[str, int] = {}
-        self._questions: dict[tuple[int, int, int], tuple[object, bytes]] = {}
-
-    def admit(self, connection: ExamProtocol) -> bool:
-        """
-        Take a connection in, unless its client already holds C{max_per_address} (0: no
-        limit); a connection not taken in is neither counted nor greeted.
-        """
-        client = client_of(connection.address)
-        held = self._per_client.get(client, 0)
-        if self.max_per_address and held >= self.max_per_address:
-            return False
-        self._per_client[client] = held + 1
-        self.connections.add(connection)
-        return True
-
-    def release(self, connection: ExamProtocol) -> bool:
-        """A connection is gone; False if it was never taken in."""
-        if connection not in self.connections:
-            return False
-        self.connections.discard(connection)
-        client = client_of(connection.address)
-        held = self._per_client.pop(client) - 1
-        if held:
-            self._per_client[client] = held
-        return True
-
-    def question_reply(self, question, number: int, total: int) -> bytes:
-        key = (id(question), number, total)
-        kept = self._questions.get(key)
-        if kept is not None and kept[0] is question:
-            return kept[1]
-        if len(self._questions) >= self.QUESTIONS_KEPT:
-            self._questions.clear()
-        reply = format_reply(350, *question.reply_lines(number, total))
-        self._questions[key] = (question, reply)
-        return reply
-
-    def shutdown(self) -> Deferred:
-        """
-        Tell every connection the server is stopping; fires once all have closed. A line
-        whose password check still waits for a thread is not answered: its connection gets
-        the 421 at once.
-        """
-        closed = DeferredList([p.shutdown() for p in list(self.connections)])
-        self.desk.stop_password_checks()
-        return closed

@@ -12,7 +12,7 @@ from examtwist.counting import counter_for
 from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import MINIMUM, QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.strength import PasswordRules
-from examtwist.protocol import ExamFactory
+from examtwist.examport import ExamFactory
 from examtwist.proxied import ProxiedEndpoint
 from examtwist.ratelimit import RateLimit
 from examtwist.desk import ExamDesk
@@ -66,6 +66,11 @@ class Options(usage.Options):
         ["max-per-address", None, 1000,
          "Connections one address may hold open on the exam port; the next is told 421 and"
          " closed, uncounted.", _count],
+        ["connect-burst", None, 600,
+         "Connections one address may open on the exam port at once; then one more each"
+         " --connect-interval (more are told 421 and closed, uncounted).", _count],
+        ["connect-interval", None, 0.02,
+         "Seconds after which an address may open one more exam connection.", _seconds],
         ["hash-memory", None, HashCost.memory_kib, "Argon2id memory per hash, in KiB.", _positive_int],
         ["hash-rounds", None, HashCost.rounds, "Argon2id passes over that memory.", _positive_int],
         ["hash-threads", None, 2, "Threads hashing passwords at once.", _positive_int],
@@ -189,7 +194,9 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     )
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
                     config["password-rules"])
-    factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"])
+    arrivals = RateLimit(reactor, config["connect-burst"], config["connect-interval"])
+    factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"],
+                          arrivals)
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)

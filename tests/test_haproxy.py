@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from examtwist.proxied import HeaderFirstFactory
-from examtwist.protocol import ExamFactory
+from examtwist.examport import ExamFactory
 from examtwist.tap import listening_endpoint, makeService
 from examtwist.webguard import GuardedSite
 from examtwist.wire import Reply

@@ -20,7 +20,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from examtwist.attempts import Attempt
 from examtwist.counting import InMemoryCounter
 from examtwist.desk import Grade, NoSuchTest, UsernameTaken, WeakPassword
-from examtwist.protocol import ExamFactory
+from examtwist.examport import ExamFactory
+from examtwist.ratelimit import RateLimit
 from examtwist.storage import TestSummary
 from examtwist.testbank import BUILTIN_TESTS
 from examtwist.throttle import Throttled
@@ -322,6 +323,27 @@ class GreetingTests(ProtocolTestCase):
             "127.0.0.2:40004", "Welcome to the server!",
         ))])
         first.drop()
+        self.assertEqual(self.connect().greeting, [WELCOME])
+
+    def test_too_many_connections_at_once_from_one_address(self):
+        """
+        If one address may open 2 connections at once and one more each second, then its third
+        at the same moment is told C{421 Too many connections from your address} and closed,
+        uncounted (127.0.0.2's connection is the lucky third), and a second later 127.0.0.1 is
+        welcomed again.
+        """
+        self.factory.arrivals = RateLimit(self.clock, 2, 1.0)
+        first, second, third = self.connect(), self.connect(), self.connect()
+        self.assertEqual(
+            [first.greeting, second.greeting, third.greeting, [third.closing]],
+            [[WELCOME], [WELCOME], [Reply(421, ("Too many connections from your address",))],
+             [True]],
+        )
+        self.assertEqual(self.connect(host="127.0.0.2").greeting, [Reply(220, (
+            "Congratulations you are the third user!!!", "127.0.0.1:40001", "127.0.0.1:40002",
+            "127.0.0.2:40004", "Welcome to the server!",
+        ))])
+        self.clock.advance(1)
         self.assertEqual(self.connect().greeting, [WELCOME])
 
     def test_lines_wait_for_the_greeting(self):

@@ -10,7 +10,7 @@ import treq
 from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from examtwist.protocol import ExamFactory
+from examtwist.examport import ExamFactory
 from examtwist.webguard import GuardedSite
 from examtwist.tap import Options, makeService
 from examtwist.wire import Reply

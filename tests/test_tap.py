@@ -19,7 +19,7 @@ import examtwist.service
 from examtwist.counting import InMemoryCounter, SharedCounter
 from examtwist.desk import ExamDesk
 from examtwist.passwords import HashCost, PasswordHasher
-from examtwist.protocol import ExamFactory
+from examtwist.examport import ExamFactory
 from examtwist.service import ExamServer, ListeningService, raise_open_files_limit
 from examtwist.strength import PasswordRules
 from examtwist.tap import Options, makeService
