@@ -37,6 +37,7 @@ class ExamFactory(ServerFactory):
         self.connections: set[ExamProtocol] = set()
         self._per_client: dict[str, int] = {}
         self._refused: dict[str, int] = {}
+        self._refusal_log = None
         self._questions: dict[tuple[int, int, int], tuple[object, bytes]] = {}
 
     def admit(self, connection: ExamProtocol) -> bool:
@@ -58,10 +59,13 @@ class ExamFactory(ServerFactory):
 
     def _log_refusal(self, client: str) -> None:
         if not self._refused:
-            self.reactor.callLater(1, self._refusals_logged)
+            self._refusal_log = self.reactor.callLater(1, self._refusals_logged)
         self._refused[client] = self._refused.get(client, 0) + 1
 
     def _refusals_logged(self) -> None:
+        if self._refusal_log is not None and self._refusal_log.active():
+            self._refusal_log.cancel()
+        self._refusal_log = None
         refused, self._refused = self._refused, {}
         for client, count in refused.items():
             log.info("Refused {count} connections from {client}: too many from there",
@@ -97,4 +101,6 @@ class ExamFactory(ServerFactory):
         """
         closed = DeferredList([p.shutdown() for p in list(self.connections)])
         self.desk.stop_password_checks()
+        if self._refused:
+            self._refusals_logged()
         return closed
