@@ -59,7 +59,7 @@ class OrderedLineReceiver(LineReceiver):
     _lastByte = b""
     _socketPaused = False
     _idle = _backpressure = _lingerTimer = None
-    _closedWaiters: list[Deferred[None]] = []
+    _closedWaiters: tuple[Deferred[None], ...] = ()
 
     def handleLine(self, line: bytes) -> Deferred | None:
         """
@@ -83,7 +83,6 @@ class OrderedLineReceiver(LineReceiver):
         self._backpressure = _ReaderBackpressure(self)
         self.transport.registerProducer(self._backpressure, True)
         self._idle = _IdleClock(self)
-        self._closedWaiters = []
 
     def connectionLost(self, reason=None) -> None:
         self.state = State.CLOSED
@@ -98,7 +97,7 @@ class OrderedLineReceiver(LineReceiver):
         """Fires once the connection is gone."""
         if self.state is State.CLOSED:
             return succeed(None)
-        self._closedWaiters.append(Deferred())
+        self._closedWaiters += (Deferred(),)
         return self._closedWaiters[-1]
 
     def readConnectionLost(self) -> None:
