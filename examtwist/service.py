@@ -1,13 +1,17 @@
 """
-The process: the root service that starts the exam desk and the listeners in order and drains
-connections on stop, the listeners themselves, and what a server process tunes at start (open
+The process: the root service that starts the exam desk and the listeners (all of them or
+none) and drains connections on stop, the listeners themselves, how a failed start ends a
+twistd process (status 1, one line on stderr), and what a server process tunes at start (open
 files, garbage collection).
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 import resource
+import sys
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, maybeDeferred
@@ -23,6 +27,9 @@ class ExamServer(MultiService):
     The process root. Its first child is the exam desk, which owns the exam and its data; the
     others are the listeners of the front ends. On start it tunes the process; on stop the
     listeners stop and their connections drain before the desk closes what they use.
+
+    @ivar under_twistd: whether twistd started it (privilegedStartService), so that a failed
+        start ends the process with status 1.
     """
 
     def __init__(self, reactor, desk, factory) -> None:
@@ -32,19 +39,57 @@ class ExamServer(MultiService):
         self.factory = factory
         desk.setServiceParent(self)
 
+    under_twistd = False
+
     def privilegedStartService(self) -> None:
         # twistd calls this, a test that starts the service in its own process does not: the
-        # process is tuned for a server, never the test runner's.
+        # process is tuned for a server, never the test runner's. twistd calls it before it
+        # runs the reactor, so no listener accepts a connection before all of them listen.
+        self.under_twistd = True
         raise_open_files_limit()
-        super().privilegedStartService()
+        self.desk.privilegedStartService()
+        try:
+            self._listen()
+        except CannotStart as e:
+            # twistd removes its pid file, ends with status 1, and prints the traceback into
+            # the log (it sends sys.stderr there); the real stderr gets the one line.
+            say_why(str(e))
+            raise
         tune_garbage_collection()
 
+    def _listen(self) -> None:
+        """
+        Listen on every endpoint, or on none: if one cannot listen, those that did stop.
+
+        @raise CannotStart: saying which endpoint could not listen, and why.
+        """
+        listening = []
+        for listener in self._listeners():
+            try:
+                listener.privilegedStartService()
+            except Exception as e:
+                for done in listening:
+                    done.stopService()
+                reason = getattr(e, "socketError", None) or e
+                reason = getattr(reason, "strerror", None) or str(reason)
+                raise CannotStart(f"could not listen on {listener.where}: {reason}") from e
+            listening.append(listener)
+
+    def _listeners(self) -> list[Service]:
+        return [child for child in self if child is not self.desk]
+
     def startService(self) -> None:
+        if any(listener.port is None for listener in self._listeners()):
+            self._listen()
         super().startService()
         self.desk.ready.addErrback(self._store_failed)
 
     def _store_failed(self, failure) -> None:
-        log.failure("Could not open the database {where}", failure, where=self.desk.store.location)
+        where = self.desk.store.location
+        log.failure("Could not open the database {where}", failure, where=where)
+        if self.under_twistd:
+            reason = str(failure.value).strip().splitlines() or [type(failure.value).__name__]
+            exit_when_twistd_ends(f"could not open the database {where}: {reason[0]}")
         self.reactor.stop()
 
     def stopService(self) -> Deferred[None]:
@@ -52,8 +97,7 @@ class ExamServer(MultiService):
 
     async def _stop(self) -> None:
         self.running = False
-        listeners = [child for child in self if child is not self.desk]
-        await DeferredList([maybeDeferred(child.stopService) for child in listeners])
+        await DeferredList([maybeDeferred(child.stopService) for child in self._listeners()])
         if self.factory.connections:
             log.info("Closing {n} connections", n=len(self.factory.connections))
         await self.factory.shutdown()
@@ -61,14 +105,46 @@ class ExamServer(MultiService):
         log.info("Stopped")
 
 
+class CannotStart(Exception):
+    """The server cannot start; the message says why, in words for whoever started it."""
+
+
+def say_why(why: str) -> None:
+    # The real stderr: twistd sends sys.stderr to the log.
+    sys.__stderr__.write(f"examtwist: {why}\n")
+    sys.__stderr__.flush()
+
+
+def exit_when_twistd_ends(why: str) -> None:
+    """
+    After the reactor ran: say why on stderr, and once twistd has stopped the services,
+    removed its pid file and closed its log, end the process with status 1, where it would
+    end with 0 (twistd has no exit status of its own to set after the reactor ran).
+    """
+    say_why(why)
+
+    def failed() -> None:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(1)
+
+    atexit.register(failed)
+
+
 class ListeningService(Service):
     """
     Listens on an endpoint while running, and logs where, so a user knows where to connect.
     A port that cannot be bound fails the start at once, and twistd says why.
+
+    @ivar where: the endpoint as the user wrote it, to name it when it cannot listen.
     """
 
-    def __init__(self, what: str, endpoint, factory) -> None:
+    def __init__(self, what: str, endpoint, factory, where: str = "") -> None:
         self.what = what
+        self.where = where or repr(endpoint)
         self.endpoint = endpoint
         self.factory = factory
         self.port = None

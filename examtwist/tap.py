@@ -199,7 +199,7 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
                           arrivals)
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
-    ListeningService("Exam service", exam_endpoint, factory).setServiceParent(root)
+    ListeningService("Exam service", exam_endpoint, factory, config["exam"]).setServiceParent(root)
     lookups = RateLimit(reactor, config["lookup-burst"], config["lookup-interval"])
     limits = WebLimits(
         max_body=config["web-max-body"], max_header=config["web-max-header"],
@@ -210,5 +210,5 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
                        reactor=reactor)
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
-    ListeningService("Web app", web_endpoint, site).setServiceParent(root)
+    ListeningService("Web app", web_endpoint, site, config["web"]).setServiceParent(root)
     return root

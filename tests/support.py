@@ -457,3 +457,27 @@ class WatchedTwistd(Twistd):
                                  f"{self.output.decode('utf-8', 'replace')}")
 
         return d.addTimeout(timeout, reactor, onTimeoutCancel=too_late)
+
+
+class StartingTwistd(Twistd):
+    """
+    L{Twistd}, keeping what it writes on stderr apart as well, in C{errors}: what a user or a
+    service manager reads when a start fails.
+    """
+
+    def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
+        super().__init__(expect)
+        self.errors = b""
+
+    def errReceived(self, data: bytes) -> None:
+        self.errors += data
+        Twistd.outReceived(self, data)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (free a moment ago)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
