@@ -1,12 +1,7 @@
 """
-The C{examtwist} admin command: look at and fill the database a server uses.
-
-    examtwist exams list
-    examtwist exams import NAME QUESTIONS ANSWERS [--replace]
-    examtwist results [--csv]
-    examtwist users list
-    examtwist students add NAME ID AGE | list [--csv] | clear [--yes] | import FILE.csv [--replace]
-    examtwist count show | restart
+The C{examtwist} admin command: look at and fill the database a server uses. Its commands are
+the classes below whose names end in C{Options}; C{examtwist --help} shows an example of each,
+and each command takes its options before or after its arguments.
 
 Every command takes --db: a SQLite file or a PostgreSQL URL. It goes through the same L{Store}
 as the server, so it is safe to run beside running servers.
@@ -21,7 +16,7 @@ from twisted.internet.task import react
 from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
-from examtwist.commandline import VersionOption, parse_or_exit
+from examtwist.commandline import CommandOptions, parse_or_exit
 from examtwist.storage.engines import URL_FORM, check_database, database_errors, engine_for
 from examtwist.formats import FileFormatError, read_test, write_csv
 from examtwist.storage import Result, Store, StudentExists, TestExists
@@ -35,7 +30,7 @@ class AdminError(Exception):
     """A problem to report in one line, without a traceback."""
 
 
-class _CommandGroup(usage.Options):
+class _CommandGroup(CommandOptions):
     """Commands that only name their subcommands; C{missing} is the reason when none is."""
 
     missing = ""
@@ -45,7 +40,7 @@ class _CommandGroup(usage.Options):
             raise usage.UsageError(self.missing)
 
 
-class _DatabaseOptions(usage.Options):
+class _DatabaseOptions(CommandOptions):
     optParameters = [["db", None, "examtwist.db", f"The server's SQLite file, or {URL_FORM}."]]
     # Commands that only read refuse to create an empty database by mistake.
     creates_database = False
@@ -56,6 +51,7 @@ class _DatabaseOptions(usage.Options):
 
 class ExamsListOptions(_DatabaseOptions):
     synopsis = "[--db PATH]"
+    example = "examtwist exams list --db examtwist.db"
 
     async def run(self, store: Store, out) -> None:
         exams = await store.list_tests()
@@ -65,6 +61,7 @@ class ExamsListOptions(_DatabaseOptions):
 
 class ExamsImportOptions(_DatabaseOptions):
     synopsis = "[--db PATH] [--replace] NAME QUESTIONS_FILE ANSWERS_FILE"
+    example = "examtwist exams import Algebra questions.txt answers.txt --replace"
     optFlags = [["replace", None, "Give an existing test of that name these questions."]]
     creates_database = True
 
@@ -97,6 +94,7 @@ class ExamsOptions(_CommandGroup):
 
 class ResultsOptions(_DatabaseOptions):
     synopsis = "[--db PATH] [--csv]"
+    example = "examtwist results --csv"
     optFlags = [["csv", None, "Write CSV with every stored field instead of the grid."]]
 
     async def run(self, store: Store, out) -> None:
@@ -116,6 +114,7 @@ class ResultsOptions(_DatabaseOptions):
 
 class UsersListOptions(_DatabaseOptions):
     synopsis = "[--db PATH]"
+    example = "examtwist users list"
 
     async def run(self, store: Store, out) -> None:
         users = await store.list_users()
@@ -131,6 +130,7 @@ class UsersOptions(_CommandGroup):
 
 class StudentsAddOptions(_DatabaseOptions):
     synopsis = "[--db PATH] NAME ID AGE"
+    example = 'examtwist students add "Nadia Haddad" 42 19'
     creates_database = True
 
     def parseArgs(self, name, student_id, age) -> None:
@@ -153,6 +153,7 @@ class StudentsAddOptions(_DatabaseOptions):
 
 class StudentsListOptions(_DatabaseOptions):
     synopsis = "[--db PATH] [--csv]"
+    example = "examtwist students list --csv"
     optFlags = [["csv", None, "Write CSV that students import reads back."]]
 
     async def run(self, store: Store, out) -> None:
@@ -166,6 +167,7 @@ class StudentsListOptions(_DatabaseOptions):
 
 class StudentsClearOptions(_DatabaseOptions):
     synopsis = "[--db PATH] [--yes]"
+    example = "examtwist students clear --yes"
     optFlags = [["yes", "y", "Do not ask first."]]
 
     async def run(self, store: Store, out) -> None:
@@ -187,6 +189,7 @@ class StudentsClearOptions(_DatabaseOptions):
 
 class StudentsImportOptions(_DatabaseOptions):
     synopsis = "[--db PATH] [--replace] FILE.csv"
+    example = "examtwist students import students.csv --replace"
     optFlags = [["replace", None, "Remove every stored student first, in the same transaction."]]
     creates_database = True
 
@@ -224,6 +227,7 @@ class StudentsOptions(_CommandGroup):
 
 class CountShowOptions(_DatabaseOptions):
     synopsis = "[--db URL]"
+    example = "examtwist count show --db postgresql://exams@db.example/exams"
 
     async def run(self, store: Store, out) -> None:
         _needs_shared_count(store)
@@ -233,6 +237,7 @@ class CountShowOptions(_DatabaseOptions):
 
 class CountRestartOptions(_DatabaseOptions):
     synopsis = "[--db URL]"
+    example = "examtwist count restart --db postgresql://exams@db.example/exams"
 
     async def run(self, store: Store, out) -> None:
         _needs_shared_count(store)
@@ -258,8 +263,9 @@ class CountOptions(_CommandGroup):
     ]
 
 
-class AdminOptions(VersionOption, _CommandGroup):
-    synopsis = "examtwist COMMAND [options]"
+class AdminOptions(_CommandGroup):
+    program = PROGRAM
+    synopsis = "COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
     missing = "say which command: exams, results, students, users or count"
     subCommands = [
@@ -269,6 +275,12 @@ class AdminOptions(VersionOption, _CommandGroup):
         ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
     ]
+
+    def getUsage(self, width: int | None = None) -> str:
+        if getattr(self, "subOptions", None) is not None:
+            return super().getUsage(width)
+        lines = [f"  {words:<17}{example}\n" for words, example in self.examples()]
+        return super().getUsage(width) + "Examples:\n" + "".join(lines)
 
     def command(self):
         """The innermost options object, the one that runs."""

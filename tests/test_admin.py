@@ -173,6 +173,19 @@ class ExamsCommandTests(AdminTestCase):
         test = await store.find_test("1")
         self.assertEqual((test.name, len(test.questions)), ("math", 2))
 
+    async def test_options_after_arguments(self) -> None:
+        """
+        If a test is imported as "math" with --replace after the name and files, then it is
+        as with --replace first: "Imported math with 2 questions", exit 0, math has 2 questions.
+        """
+        store = await self.database()
+        q, a = self.files(GOOD_QUESTIONS, "B\nC\n")
+        code, out, err = await self.admin("exams", "import", "--db", self.db, "math", q, a,
+                                          "--replace")
+        self.assertEqual((code, out, err), (0, "Imported math with 2 questions\n", ""))
+        test = await store.find_test("1")
+        self.assertEqual((test.name, len(test.questions)), ("math", 2))
+
     async def test_missing_database_is_not_created(self) -> None:
         """
         If --db names a file that does not exist, then exams list says "no database at …",
@@ -197,6 +210,38 @@ class ExamsCommandTests(AdminTestCase):
         ]:
             code, out, err = await self.admin(*args)
             self.assertEqual((code, out, err.splitlines()[-1]), (2, "", reason), args)
+
+
+class HelpAndVersionTests(AdminTestCase):
+    async def test_version(self) -> None:
+        """
+        If --version is given alone or after a command, then it prints "examtwist 1.0.0"
+        (not Twisted's version) and exits 0.
+        """
+        for args in [("--version",), ("students", "add", "--version")]:
+            self.assertEqual(await self.admin(*args), (0, "examtwist 1.0.0\n", ""), args)
+
+    async def test_help_shows_an_example_of_every_command(self) -> None:
+        """
+        If --help is given, then it exits 0 and ends with one line for each command: its words
+        and an example.
+        """
+        code, out, err = await self.admin("--help")
+        self.assertEqual((code, out[out.index("Examples:"):], err), (0, (
+            "Examples:\n"
+            "  exams list       examtwist exams list --db examtwist.db\n"
+            "  exams import     examtwist exams import Algebra questions.txt answers.txt"
+            " --replace\n"
+            "  results          examtwist results --csv\n"
+            "  users list       examtwist users list\n"
+            '  students add     examtwist students add "Nadia Haddad" 42 19\n'
+            "  students list    examtwist students list --csv\n"
+            "  students clear   examtwist students clear --yes\n"
+            "  students import  examtwist students import students.csv --replace\n"
+            "  count show       examtwist count show --db postgresql://exams@db.example/exams\n"
+            "  count restart    examtwist count restart --db postgresql://exams@db.example/exams\n"
+            "\n"
+        ), ""))
 
 
 class ResultsCommandTests(AdminTestCase):

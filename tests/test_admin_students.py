@@ -56,6 +56,37 @@ class StudentsCommandTests(TestCase):
             "+-----+-------------+----+\n"
         ), ""))
 
+    async def test_options_before_or_after_arguments(self) -> None:
+        """
+        If Nadia Haddad, 42, 19 is added with --db after the arguments, then it is the same as
+        with --db first: the command says "Added Nadia Haddad, ID 42, age 19", exits 0, and
+        the database holds her beside the three samples.
+        """
+        first = temp_db(self)
+        await (await open_store(self, first)).close()
+        before = await run_admin(self, "students", "add", "--db", first, "Nadia Haddad", "42", "19")
+        after = await run_admin(self, "students", "add", "Nadia Haddad", "42", "19",
+                                "--db", self.db)
+        for result in before, after:
+            self.assertEqual(result, (0, "Added Nadia Haddad, ID 42, age 19\n", ""))
+        expected = [Student("Nadia Haddad", 42, 19), *SAMPLES]
+        self.assertEqual(await self.students(), expected)
+        store = await open_store(self, first)
+        self.assertEqual(await store.list_students(), expected)
+
+    async def test_usage_error_shows_its_own_usage(self) -> None:
+        """
+        If students add is given two arguments (with --db last), then stderr starts with the
+        usage of students add, "Usage: examtwist students add [--db PATH] NAME ID AGE", ends
+        with "examtwist: Wrong number of arguments.", the exit status is 2 and nobody is added.
+        """
+        code, out, err = await run_admin(self, "students", "add", "Zed", "12", "--db", self.db)
+        lines = err.splitlines()
+        self.assertEqual((code, out, lines[0], lines[-1]), (
+            2, "", "Usage: examtwist students add [--db PATH] NAME ID AGE",
+            "examtwist: Wrong number of arguments."))
+        self.assertEqual(await self.students(), SAMPLES)
+
     async def test_csv_is_safe_in_a_spreadsheet(self) -> None:
         """
         If students are named =HYPERLINK("http://x.example","ok"), +1, -Ali and @SUM(A1), then
