@@ -6,6 +6,7 @@ child process.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -481,3 +482,48 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+class JsonTwistd(Twistd):
+    """
+    C{twistd --logger=examtwist.jsonlog.observer -n examtwist} as a child process: its log is
+    JSON Lines on stdout, kept in C{stdout} apart from stderr (C{errors}); it is started once
+    the "... listening on ..." events name every expected service.
+    """
+
+    LOGGER = "examtwist.jsonlog.observer"
+
+    def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
+        super().__init__(expect)
+        self.stdout = b""
+        self.errors = b""
+
+    @classmethod
+    def spawn(cls, testcase, *args: str, cwd: str | None = None,
+              expect=("Exam service",)) -> "JsonTwistd":
+        cwd = cwd or temp_dir(testcase)
+        process = cls(expect)
+        argv = [twistd_path(), f"--logger={cls.LOGGER}", "--nodaemon", "--pidfile=", "examtwist",
+                *FREE_PORTS, *FAST_HASH, *V1_PASSWORDS, *args]
+        process.cwd = cwd
+        reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
+        testcase.addCleanup(process.kill)
+        return process
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        self.stdout += data
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and "what" in event and "where" in event:
+                self.ports[event["what"]] = int(str(event["where"]).rsplit(":", 1)[1])
+        if not self.started.called and self.expect <= set(self.ports):
+            self.started.callback(self.ports)
+
+    def errReceived(self, data: bytes) -> None:
+        self.output += data
+        self.errors += data
