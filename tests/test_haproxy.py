@@ -502,7 +502,8 @@ class DeployPageTests(TestCase):
         """
         If a school follows docs/deploy.md, then HAProxy sends each exam node a PROXY v2 header
         and each web node X-Forwarded-For, and every node listens with
-        --exam haproxy:tcp:6666:interface=0.0.0.0 and believes --trusted-proxy 10.0.0.10.
+        --exam haproxy:tcp:6666:interface=0.0.0.0 (haproxy:systemd:domain=INET:index=0 in the
+        systemd unit) and believes --trusted-proxy 10.0.0.10.
         """
         backends: dict[str, list[str]] = {}
         for block in re.split(r"\n(?=\S)", self.config):
@@ -519,5 +520,7 @@ class DeployPageTests(TestCase):
         self.assertEqual(
             re.findall(r"^\s+(--(?:exam|web) .*?)(?: \\)?$", self.page, re.MULTILINE),
             ["--exam haproxy:tcp:6666:interface=0.0.0.0",
-             "--web tcp:5000:interface=0.0.0.0 --trusted-proxy 10.0.0.10"] * 2,
+             "--web tcp:5000:interface=0.0.0.0 --trusted-proxy 10.0.0.10",
+             "--exam haproxy:systemd:domain=INET:index=0",
+             "--web systemd:domain=INET:index=1 --trusted-proxy 10.0.0.10"],
         )
