@@ -335,11 +335,14 @@ class Twistd(ProcessProtocol):
         self.exit_code: int | None = None
         self._partial = b""
 
+    # twistd's own options, before the plugin's name (a subclass's --logger, say).
+    TWISTD_OPTIONS: tuple[str, ...] = ()
+
     @classmethod
     def spawn(cls, testcase, *args: str, cwd: str | None = None, expect=("Exam service",)) -> "Twistd":
         cwd = cwd or temp_dir(testcase)
         process = cls(expect)
-        argv = [twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
+        argv = [twistd_path(), *cls.TWISTD_OPTIONS, "--nodaemon", "--pidfile=", "examtwist",
                 *FREE_PORTS, *FAST_HASH, *V1_PASSWORDS, *args]
         process.cwd = cwd
         reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
@@ -491,24 +494,12 @@ class JsonTwistd(Twistd):
     the "... listening on ..." events name every expected service.
     """
 
-    LOGGER = "examtwist.jsonlog.observer"
+    TWISTD_OPTIONS = ("--logger=examtwist.jsonlog.observer",)
 
     def __init__(self, expect: tuple[str, ...] = ("Exam service",)) -> None:
         super().__init__(expect)
         self.stdout = b""
         self.errors = b""
-
-    @classmethod
-    def spawn(cls, testcase, *args: str, cwd: str | None = None,
-              expect=("Exam service",)) -> "JsonTwistd":
-        cwd = cwd or temp_dir(testcase)
-        process = cls(expect)
-        argv = [twistd_path(), f"--logger={cls.LOGGER}", "--nodaemon", "--pidfile=", "examtwist",
-                *FREE_PORTS, *FAST_HASH, *V1_PASSWORDS, *args]
-        process.cwd = cwd
-        reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy(), path=cwd)
-        testcase.addCleanup(process.kill)
-        return process
 
     def outReceived(self, data: bytes) -> None:
         self.output += data
