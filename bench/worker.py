@@ -427,16 +427,22 @@ class Flood:
         replies: Counter[int] = Counter()
         made = failed = 0
 
-        async def stay() -> None:
+        async def connected(opener):
+            """A connection from the flood's address; a refused connect is counted and retried."""
             nonlocal made, failed
             while True:
                 try:
-                    connection = await dial(*self.address, self.source)
+                    connection = await opener(*self.address, self.source)
                 except OSError:
                     failed += 1
                     await asyncio.sleep(RETRY_PAUSE)
                     continue
                 made += 1
+                return connection
+
+        async def stay() -> None:
+            while True:
+                connection = await connected(dial)
                 try:
                     code = await connection.reply()
                     if code != 220:
@@ -449,15 +455,8 @@ class Flood:
                     connection.close()
 
         async def close_at_once() -> None:
-            nonlocal made, failed
             while True:
-                try:
-                    sock = await bound_socket(*self.address, self.source)
-                except OSError:
-                    failed += 1
-                    await asyncio.sleep(RETRY_PAUSE)
-                    continue
-                made += 1
+                sock = await connected(bound_socket)
                 try:
                     sock.send(self.login + b"\r\n")
                 except OSError:
