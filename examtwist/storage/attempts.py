@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from examtwist.attempts import grade_tenths
+from examtwist.testbank import grade_tenths
 from examtwist.storage.records import (
     AnswerRow,
     NoAttemptsLeft,
@@ -181,8 +181,9 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
 
 def end(txn, attempt_id: int, holder: str, ending: Ending) -> None:
     """
-    End a held attempt: time up, or abandoned by QUIT.
-    @raise TakenOver: another connection holds it, or it has ended.
+    End a held attempt: time up, or abandoned by QUIT. One that has ended meanwhile (its
+    deadline seen by another node first) stays as it ended.
+    @raise TakenOver: another connection holds it.
     """
     txn.execute(
         "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
@@ -190,7 +191,9 @@ def end(txn, attempt_id: int, holder: str, ending: Ending) -> None:
         (*ending, attempt_id, holder),
     )
     if txn.rowcount != 1:
-        raise TakenOver(attempt_id)
+        txn.execute("SELECT outcome FROM attempts WHERE id = ?", (attempt_id,))
+        if txn.fetchone()[0] == "open":
+            raise TakenOver(attempt_id)
 
 
 def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
