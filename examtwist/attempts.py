@@ -44,14 +44,18 @@ class Attempt:
     holder: str | None = None
     index: int = 0
     correct: int = 0
-    answers: list[Answer] = field(default_factory=list)
     # Set once the grade is being stored, so a dropped connection does not also abandon it.
     finishing: bool = field(default=False)
 
     def __post_init__(self) -> None:
         questions = self.test.questions
+        self.total = len(questions)
+        # The answers given here (an attempt continued has C{index} given before): the letter
+        # and when, as few objects as an answer can cost.
+        self._before = self.index
+        self._given: list[tuple[str, str]] = []
         if not self.order.questions:
-            self._positions = range(len(questions))
+            self._positions = range(self.total)
             self._letters: list[str] | None = None
             self._shown = questions
             return
@@ -61,10 +65,6 @@ class Attempt:
                             for p, letters in zip(self._positions, self._letters))
 
     @property
-    def total(self) -> int:
-        return len(self.test.questions)
-
-    @property
     def tenths(self) -> int:
         return grade_tenths(self.correct, self.total)
 
@@ -72,23 +72,35 @@ class Attempt:
         """The open question as this attempt shows it, its number and how many there are."""
         return self._shown[self.index], self.index + 1, self.total
 
-    def answer(self, letter: str, when: str) -> tuple[Answer, bool]:
-        """Record an answer to the open question: the answer, and whether it was the last."""
+    def answer(self, letter: str, when: str) -> bool:
+        """Record an answer to the open question; True when it was the last one."""
         index = self.index
+        self._given.append((letter, when))
+        self.correct += letter == self._shown[index].answer
+        self.index = index + 1
+        return self.index == self.total
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        """The answers given since this attempt was started or continued, as stored."""
+        return tuple(self._answer(number) for number in range(self._before + 1, self.index + 1))
+
+    def last_answer(self) -> Answer:
+        return self._answer(self.index)
+
+    def _answer(self, number: int) -> Answer:
+        index = number - 1
+        letter, when = self._given[index - self._before]
         position = self._positions[index]
         meant = letter if self._letters is None else self._letters[index][LETTERS.index(letter)]
         right = meant == self.test.questions[position].answer
-        given = Answer(index + 1, position + 1, letter, meant, right, when)
-        self.answers.append(given)
-        self.correct += right
-        self.index = index + 1
-        return given, self.index == self.total
+        return Answer(number, position + 1, letter, meant, right, when)
 
     def undo_last(self) -> None:
         """Reopen the last question (its answer or grade could not be stored)."""
-        given = self.answers.pop()
+        letter, _ = self._given.pop()
         self.index -= 1
-        self.correct -= given.correct
+        self.correct -= letter == self._shown[self.index].answer
         self.finishing = False
 
 

@@ -99,9 +99,13 @@ class Proctor:
         @raise NoSuchTest: (in the Deferred) @raise TestNotOpen: (in the Deferred)
         @raise examtwist.storage.NoAttemptsLeft: (in the Deferred)
         """
-        return self._find(wanted).addCallback(self._start, username, address, taken_over)
+        return self.store.find_test(wanted).addCallback(
+            self._start, wanted, username, address, taken_over
+        )
 
-    def _start(self, test: Test, username: str, address: str, taken_over):
+    def _start(self, test: Test | None, wanted: str, username: str, address: str, taken_over):
+        if test is None:
+            raise NoSuchTest(wanted)
         now = self.clock.seconds()
         rules = test.rules
         if not rules.is_open(now):
@@ -146,11 +150,12 @@ class Proctor:
         stored. If the answer cannot be stored, its question is open again.
         @raise TakenOver: (in the Deferred) another connection holds the attempt now.
         """
-        given, last = attempt.answer(letter, self._now())
+        last = attempt.answer(letter, utc_text(self.clock.seconds()))
         if attempt.id is None:
             if not last:
                 return attempt.open_question()
             return self._end(attempt, "graded")
+        given = attempt.last_answer()
         if last:
             attempt.finishing = True
             ending = Ending("graded", attempt.tenths / 10, given.answered_at)
@@ -214,7 +219,7 @@ class Proctor:
                 Result(attempt.username, attempt.test.name, outcome, attempt.correct,
                        attempt.index, attempt.total, grade, attempt.started, finished,
                        attempt.address),
-                attempt.order, tuple(attempt.answers),
+                attempt.order, attempt.answers,
             )
 
         def not_written(failure):

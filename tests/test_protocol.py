@@ -186,7 +186,7 @@ class FakeDesk:
 
     def answer(self, attempt: Attempt, letter: str):
         self.calls.append(("answer", letter))
-        if not attempt.answer(letter, "2026-01-01T00:01:00Z")[1]:
+        if not attempt.answer(letter, "2026-01-01T00:01:00Z"):
             return attempt.open_question()
         attempt.finishing = True
         return self._later(self._store_grade, attempt)

@@ -90,7 +90,7 @@ class AttemptTests(SynchronousTestCase):
         right: 80.0.
         """
         attempt = Attempt(BUILTIN_TESTS[0], started="t", username="ada", address="127.0.0.1:4242")
-        finished = [attempt.answer(letter, "t")[1] for letter in "BDCAA"]
+        finished = [attempt.answer(letter, "t") for letter in "BDCAA"]
         self.assertEqual(finished, [False, False, False, False, True])
         self.assertEqual((attempt.index, attempt.correct, attempt.total, attempt.tenths),
                          (5, 4, 5, 800))
@@ -105,7 +105,7 @@ class AttemptTests(SynchronousTestCase):
         attempt.finishing = True
         attempt.undo_last()
         self.assertEqual((attempt.index, attempt.correct, attempt.finishing, attempt.answers),
-                         (0, 0, False, []))
+                         (0, 0, False, ()))
         self.assertEqual(attempt.open_question(), (BUILTIN_TESTS[0].questions[0], 1, 5))
 
     def test_shuffled_order_shows_and_grades_by_what_is_shown(self) -> None:
@@ -122,9 +122,12 @@ class AttemptTests(SynchronousTestCase):
             "Question 1 of 5", "The sum of the first N odd numbers is:",
             "A) N^2", "B) (N*(N+1))/2", "C) N^2 + N", "D) N^2 + 2*N",
         ])
-        self.assertEqual(attempt.answer("A", "t1"), (Answer(1, 2, "A", "D", True, "t1"), False))
+        self.assertFalse(attempt.answer("A", "t1"))
+        self.assertEqual(attempt.last_answer(), Answer(1, 2, "A", "D", True, "t1"))
         self.assertEqual(attempt.open_question()[0].choices, ("124", "144", "132", "142"))
-        self.assertEqual(attempt.answer("A", "t2"), (Answer(2, 1, "A", "A", False, "t2"), False))
+        self.assertFalse(attempt.answer("A", "t2"))
+        self.assertEqual(attempt.answers, (Answer(1, 2, "A", "D", True, "t1"),
+                                           Answer(2, 1, "A", "A", False, "t2")))
         self.assertEqual((attempt.index, attempt.correct), (2, 1))
 
     def test_drawn_orders_differ_and_keep_every_question(self) -> None:
