@@ -105,6 +105,7 @@ class ExamMetrics:
         self.answers = 0
         self._replies = {verb: Tally(REPLY_BUCKETS) for verb in (*VERBS, ANSWER, OTHER)}
         self._by_verb = {verb.encode(): self._replies[verb] for verb in VERBS}
+        self._answer = self._replies[ANSWER]
         self._queries: dict[object, Tally] = {}
         self._query_names: dict[str, Tally] = {}
         registry.register(_HotPath(self))
@@ -151,10 +152,11 @@ class ExamMetrics:
 
     def line_tally(self, protocol, line: bytes) -> Tally:
         """Where a line's reply time goes (L{examtwist.lines}), named before it is handled."""
-        verb = line.partition(b" ")[0].upper()
-        if getattr(protocol, "attempt", None) is not None and verb not in _KEEP_MEANING:
-            return self._replies[ANSWER]
-        return self._by_verb.get(verb) or self._replies[OTHER]
+        if protocol.attempt is not None and (
+            len(line) < 4 or line.partition(b" ")[0].upper() not in _KEEP_MEANING
+        ):
+            return self._answer  # most lines: an answer is a letter
+        return self._by_verb.get(line.partition(b" ")[0].upper()) or self._replies[OTHER]
 
     def password_checked(self, waited: float, hashed: float) -> None:
         self.password_checks["queue"].observe(waited)
