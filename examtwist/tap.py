@@ -13,6 +13,8 @@ from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import MINIMUM, QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.strength import PasswordRules
 from examtwist.examport import ExamFactory
+from examtwist.metered import MeteredDesk
+from examtwist.metrics import CountedRequests, ExamMetrics, metrics_site
 from examtwist.proxied import ProxiedEndpoint
 from examtwist.ratelimit import RateLimit
 from examtwist.desk import REGISTRATION_MODES, ExamDesk
@@ -74,6 +76,9 @@ class Options(usage.Options):
     optParameters = [
         ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
         ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
+        ["metrics", None, None,
+         "Endpoint of Prometheus' /metrics page, e.g. tcp:9464:interface=127.0.0.1 (none:"
+         " no metrics)."],
         ["db", None, "examtwist.db",
          f"SQLite database file (created if missing), or a PostgreSQL database: {URL_FORM}."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
@@ -217,9 +222,10 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
                     config["password-rules"], clock=reactor,
                     registration=config["registration"], resume_window=config["resume-window"])
+    metrics = ExamMetrics(reactor) if config["metrics"] else None
     arrivals = RateLimit(reactor, config["connect-burst"], config["connect-interval"])
-    factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"],
-                          arrivals)
+    factory = ExamFactory(reactor, desk if metrics is None else MeteredDesk(desk, metrics),
+                          config["idle-timeout"], config["max-per-address"], arrivals)
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory, config["exam"]).setServiceParent(root)
@@ -229,9 +235,16 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         request_timeout=config["web-request-timeout"],
         max_per_address=config["web-max-per-address"], trusted_proxies=config["trusted-proxy"],
     )
-    site = GuardedSite(StudentLookup(desk, reactor, limit=lookups).resource(), limits,
-                       reactor=reactor)
+    app = StudentLookup(desk, reactor, limit=lookups).resource()
+    if metrics is not None:
+        app = CountedRequests(app, StudentLookup.app.url_map, metrics)
+    site = GuardedSite(app, limits, reactor=reactor)
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site, config["web"]).setServiceParent(root)
+    if metrics is not None:
+        metrics.attach(factory, hasher, store)
+        metrics_endpoint = listening_endpoint(reactor, config["metrics"])
+        ListeningService("Metrics", metrics_endpoint, metrics_site(metrics),
+                         config["metrics"]).setServiceParent(root)
     return root
