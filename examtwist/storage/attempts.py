@@ -263,7 +263,11 @@ def _filters(user: str | None, test: str | None) -> tuple[str, tuple]:
 def list_results(txn, now: float, resume_window: float, user: str | None = None,
                  test: str | None = None) -> list[Result]:
     """The attempts that have ended (of this user, of this test), in the order they ended."""
-    settle(txn, now, resume_window)
+    if user is None:
+        settle(txn, now, resume_window)
+    else:  # a student's RESULTS looks at their own attempts only
+        settle(txn, now, resume_window,
+               "user_id IN (SELECT id FROM users WHERE username = ?)", (user,))
     where, args = _filters(user, test)
     txn.execute(
         "SELECT users.username, tests.name, attempts.outcome, attempts.correct,"
