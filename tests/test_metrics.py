@@ -21,6 +21,7 @@ from examtwist.lines import OrderedLineReceiver
 from examtwist.metrics import Tally
 from examtwist.service import CannotStart
 from examtwist.tap import Options, makeService
+from examtwist.testbank import Rules
 
 from tests.support import (
     MATH_KEY, connect, eventually, listening_port, server_options, start_server, temp_db,
@@ -154,6 +155,32 @@ class ScrapedTests(unittest.TestCase):
               "not_on_roster": 0},
              {"ok": 0, "bad_password": 1, "throttled": 1, "busy": 0},
              {"graded": 0, "time_up": 0, "abandoned": 1}),
+        )
+
+    async def test_rules_counted(self):
+        """
+        If registration is limited to a roster holding only ada, math has a 1 s time limit,
+        bob is refused (554) and ada answers one question and lets the time run out, then
+        /metrics counts registrations ok 1 and not_on_roster 1, 1 answer and 1 attempt
+        time_up.
+        """
+        service, port = await start_server(self, *METRICS, "--registration", "roster")
+        store = service.desk.store
+        await store.add_to_roster(["ada"])
+        await store.set_rules("math", Rules(time_limit=1))
+        client = await connect(port)
+        replies = [(await client.ask(line)).code for line in [
+            "REGISTER bob pw", "REGISTER ada pw", "TAKE math", MATH_KEY[0]]]
+        replies.append((await client.reply()).lines)
+        self.assertEqual(replies, [554, 231, 350, 350,
+                                   ("Time is up", "Your grade is 20.0 (1/5 correct)")])
+        families = await scrape(service)
+        self.assertEqual(
+            (values(families, "examtwist_registrations", "outcome"),
+             values(families, "examtwist_answers"),
+             values(families, "examtwist_attempts", "outcome")),
+            ({"ok": 1, "taken": 0, "weak_password": 0, "throttled": 0, "busy": 0, "closed": 0,
+              "not_on_roster": 1}, 1, {"graded": 0, "time_up": 1, "abandoned": 0}),
         )
 
     async def test_metrics_port_taken(self):
