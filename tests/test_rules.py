@@ -17,7 +17,7 @@ from examtwist.desk import ExamDesk
 from examtwist.examport import ExamFactory
 from examtwist.passwords import PasswordHasher
 from examtwist.storage import Store
-from examtwist.testbank import Rules
+from examtwist.testbank import Rules, Test
 from examtwist.wire import Reply, ReplyParser
 from tests.support import CHEAP_HASH, OnPostgres, backend_of, eventually
 
@@ -381,3 +381,25 @@ class PostgresAttemptsTests(OnPostgres, AttemptsTests):
 
 class PostgresSuspendedTests(OnPostgres, SuspendedTests):
     pass
+
+
+class ChangedTestTests(RulesTestCase):
+    async def test_questions_replaced_mid_attempt(self) -> None:
+        """
+        If the admin gives math 3 questions while ada's attempt of its 5 is suspended, then
+        her next TAKE starts a new attempt ("Question 1 of 3") instead of failing, and once she
+        QUITs it RESULTS lists both: "math abandoned 2026-12-01 09:00 UTC" twice.
+        """
+        await self.rules(time_limit=600)
+        line = await self.connect()
+        await line.ask("TAKE math")
+        line.drop()
+        test = (await self.desk.store.find_test("math"))
+        await self.desk.store.add_test(Test("math", test.questions[:3], test.rules), replace=True)
+        again = await self.connect()
+        self.assertEqual((await again.ask("TAKE math")).lines[0], "Question 1 of 3")
+        await again.ask("QUIT")
+        third = await self.connect()
+        self.assertEqual(await self.results(third), Reply(216, (
+            "Your results:", "math abandoned 2026-12-01 09:00 UTC",
+            "math abandoned 2026-12-01 09:00 UTC", "End of list")))

@@ -131,16 +131,23 @@ def take(txn, username: str, test: str, allowed: int | None, fresh: Fresh, holde
     txn.execute("UPDATE users SET id = id WHERE id = ?", (user_id,))
     settle(txn, now, resume_window, "user_id = ? AND test_id = ?", (user_id, test_id))
     txn.execute(
-        "SELECT id, started_at, deadline, question_order, choice_order, answered, correct, holder"
-        " FROM attempts WHERE user_id = ? AND test_id = ? AND outcome = 'open'",
+        "SELECT id, started_at, deadline, question_order, choice_order, answered, correct, holder,"
+        " total FROM attempts WHERE user_id = ? AND test_id = ? AND outcome = 'open'",
         (user_id, test_id),
     )
     found = txn.fetchone()
+    if found is not None and found[8] != fresh.total:
+        # The admin gave the test other questions meanwhile: this attempt cannot go on.
+        txn.execute(
+            "UPDATE attempts SET outcome = 'abandoned', finished_at = ?, holder = NULL"
+            " WHERE id = ?", (utc_text(now), found[0]),
+        )
+        found = None
     if found is not None:
         txn.execute(
             "UPDATE attempts SET holder = ?, suspended_at = NULL WHERE id = ?", (holder, found[0])
         )
-        return Taken(found[0], True, found[1], found[2], Order(found[3], found[4]), *found[5:])
+        return Taken(found[0], True, found[1], found[2], Order(found[3], found[4]), *found[5:8])
     if allowed is not None:
         txn.execute(
             "SELECT count(*) FROM attempts WHERE user_id = ? AND test_id = ?", (user_id, test_id)
