@@ -104,7 +104,7 @@ class _PasswordOptions(DatabaseOptions):
         try:
             problem = await hasher.judge(self["rules"], password, self["name"])
             if problem is not None:
-                raise AdminError(f"{problem} (--min-password-score 0 lets it through)")
+                raise AdminError(f"{problem}; nothing was changed")
             return await hasher.hash(password)
         finally:
             await hasher.stop()
