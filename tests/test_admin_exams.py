@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from twisted.internet import reactor
+
 from examtwist.storage import Fresh, Order, Result
 from examtwist.testbank import Question, Rules, Test
 from tests.client_support import write_file
@@ -133,7 +135,7 @@ class ExamsRulesTests(AdminTestCase):
             await store.record_result(Result(user, "math", outcome, 2, 5, 5, grade,
                                              "2026-11-25T10:00:00Z", "2026-11-25T10:04:00Z",
                                              "127.0.0.1:5000"))
-        now = self.reactor_seconds()
+        now = reactor.seconds()
         await store.take_attempt("dee", "math", 2, Fresh("2026-11-25T10:00:00Z", None,
                                                          Order("", ""), 5, "127.0.0.1:5001"),
                                  "node:1", now, 1800)
@@ -157,11 +159,6 @@ class ExamsRulesTests(AdminTestCase):
             "Order: fixed\nAttempts started: 0\n  graded: 0\n  time up: 0\n  abandoned: 0\n"
             "  under way or suspended: 0\nMean grade: none yet\n"
         ), ""))
-
-    def reactor_seconds(self) -> float:
-        from twisted.internet import reactor
-
-        return reactor.seconds()
 
 
 class ExamsFormatsTests(AdminTestCase):
