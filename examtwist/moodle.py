@@ -108,6 +108,8 @@ _WEIGHT = re.compile(r"%-*[0-9]{1,2}\.?[0-9]*%")
 _PIECE = re.compile(r"\\(.)|([{}~=#:])|(\n)|([^\\{}~=#:\n]+|\\)", re.DOTALL)
 _ESCAPED = {"n": "\n", "\\": "\\", ":": ":", "#": "#", "=": "=", "{": "{", "}": "}", "~": "~"}
 _SPECIAL = "\\~=#{}:"
+# A question is parsed piece by piece, so its size is bounded apart from the file's.
+MAX_QUESTION_BYTES = 64 * 1024
 
 
 class _Piece:
@@ -146,6 +148,7 @@ def read_gift(name: str, path: str | Path) -> Test:
     check_test_name(name)
     questions: list[Question] = []
     block: list[tuple[int, str]] = []
+    size = 0
     lines = read_text(path).split("\n")
     for number, raw in enumerate([*lines, ""], 1):
         line = raw.rstrip("\r")
@@ -153,9 +156,14 @@ def read_gift(name: str, path: str | Path) -> Test:
             continue
         if line.strip():
             block.append((number, line))
+            size += len(line.encode("utf-8")) + 1
+            if size > MAX_QUESTION_BYTES:
+                raise FileFormatError(path, number, f"a question longer than"
+                                      f" {MAX_QUESTION_BYTES // 1024} KiB (is a blank line"
+                                      " missing after the one before?)")
         elif block:
             questions.append(_gift_question(path, block))
-            block = []
+            block, size = [], 0
     if not questions:
         raise FileFormatError(path, None, "no questions found")
     return Test(name, tuple(questions))

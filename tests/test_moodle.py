@@ -198,6 +198,15 @@ class GiftReadingTests(FileTestCase):
             read_gift("big", path)
         self.assertEqual(caught.exception.message, "larger than 4096 KiB, the most read")
 
+    def test_question_bounded(self):
+        """
+        If a GIFT question runs past 64 KiB (lines 3 and 4 hold 80,000 characters without a
+        blank line between), then it is refused at line 4, where it did, with a hint.
+        """
+        text = "Q {=a ~b ~c ~d}\n\n" + "x" * 40000 + "\n" + "y" * 40000 + " {=a ~b ~c ~d}\n"
+        self.assertEqual(self.refused(read_gift, text), (4, (
+            "a question longer than 64 KiB (is a blank line missing after the one before?)")))
+
     def test_no_questions(self):
         """If a GIFT file holds only comments, then it is refused: "no questions found"."""
         self.assertEqual(self.refused(read_gift, "// nothing\n\n"), (None, "no questions found"))
