@@ -155,7 +155,7 @@ class Proctor:
 
         def stored(_):
             if last:
-                return self._ended(attempt, "graded")
+                return self._ended(None, attempt, "graded")
             return attempt.open_question()
 
         return self.store.record_answer(attempt.id, attempt.holder, given, ending).addCallbacks(
