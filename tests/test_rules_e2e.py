@@ -528,6 +528,55 @@ class RulesOverTheWire(TestCase):
         self.assertEqual(len(results), 3, results)
         self.assertIn(results[1], {f"216-math 20.0 {m}" for m in minutes_since(since)})
 
+    async def test_closing_time_is_a_deadline(self):
+        """
+        If math (600 s) closes 3 s after ada's TAKE (a closing time to the second, which the
+        store takes though the admin's commands set whole minutes), then question 1 shows
+        "350-Time left: N s" with N at most 3, the unasked "250-Time is up", "250 Your grade
+        is 20.0 (1/5 correct)" comes after one right answer, and then EXAMS lists only
+        "212-2 python 5" and TAKE math gets "554 Test is not open".
+        """
+        port = await self.serve()
+        ada = await self.student(port, "ada")
+        closes = int(time.time()) + 3
+        await self.store.set_rules("math", Rules(time_limit=600, closes=closes))
+        first, left = split_clock(await ada.ask("TAKE math"))
+        self.assertEqual(first, MATH[0])
+        self.assertLessEqual(left, 3)
+        self.assertEqual(split_clock(await ada.ask("B"))[0], MATH[1])
+        self.assertEqual(await ada.reply(),
+                         ["250-Time is up", "250 Your grade is 20.0 (1/5 correct)"])
+        self.assertGreaterEqual(time.time(), closes)
+        self.assertEqual(await ada.ask("EXAMS"),
+                         ["212-Available tests:", "212-2 python 5", "212 End of list"])
+        self.assertEqual(await ada.ask("TAKE math"), ["554 Test is not open"])
+
+    async def test_shutdown_and_idle_timeout_suspend(self):
+        """
+        If ada is on question 2 of math (1 attempt, 600 s) when her connection is closed with
+        "421 Idle timeout" (--idle-timeout 1), then TAKE math continues at "350-Question 2 of
+        5"; and if the server then stops (SIGTERM: "421 Server shutting down") while she is on
+        question 3, a server started again on the database continues at "350-Question 3 of
+        5", and right answers give "250 Your grade is 100.0 (5/5 correct)".
+        """
+        port = await self.serve("--idle-timeout", "1", rules={
+            "math": Rules(attempts=1, time_limit=600)})
+        ada = await self.student(port, "ada")
+        self.assertEqual(split_clock(await ada.ask("TAKE math"))[0], MATH[0])
+        self.assertEqual(split_clock(await ada.ask("B"))[0], MATH[1])
+        self.assertEqual(await ada.reply(), ["421 Idle timeout"])
+        await ada.closed
+        ada = await self.student(port, "ada", new=False)
+        self.assertEqual(split_clock(await ada.ask("TAKE math"))[0], MATH[1])
+        self.assertEqual(split_clock(await ada.ask("D"))[0], MATH[2])
+        await self.node.terminate()
+        self.assertEqual(await ada.reply(), ["421 Server shutting down"])
+        port = await self.another_node()
+        ada = await self.student(port, "ada", new=False)
+        third = await ada.ask("TAKE math")
+        self.assertEqual(split_clock(third)[0], MATH[2])
+        self.assertEqual(await self.take_to_the_end(ada, third, "RRR"), GRADE_100)
+
     # Shuffling
 
     async def test_shuffled_orders(self):
