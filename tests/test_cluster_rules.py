@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 from twisted.trial.unittest import TestCase
 
 from examtwist.testbank import Rules
-from tests.support import POSTGRES, OnPostgres, WatchedTwistd, open_store
+from tests.support import POSTGRES, OnPostgres, WatchedTwistd, open_store, waiting_for_locks
 from tests.test_rules_e2e import (
     GRADE_100,
     MATH,
@@ -162,6 +163,32 @@ class ClusterRulesTests(OnPostgres, TestCase):
         self.assertEqual(split_clock(await second.ask("A"))[0], MATH[2])
         self.assertEqual(await self.answer(second, await second.ask("C"), "RR"),
                          ["250 Your grade is 80.0 (4/5 correct)"])
+
+    async def test_take_on_both_nodes_at_once(self):
+        """
+        If ada sends TAKE math (2 attempts, 600 s) on both nodes at the same moment (both wait
+        at the database, then go one after the other), then both show "350-Question 1 of 5",
+        one attempt is started (INFO: "213-Attempts left: 1"), and of her answers "B" on each
+        one gets "350-Question 2 of 5" and the other "421 Test continued on another
+        connection".
+        """
+        ports = await self.nodes({"math": Rules(attempts=2, time_limit=600)})
+        clients = [await self.student(ports[0], "ada", new=True),
+                   await self.student(ports[1], "ada", source="127.0.0.2")]
+        blocker = psycopg.connect(self.db)
+        self.addCleanup(blocker.close)
+        blocker.execute("LOCK TABLE attempts IN EXCLUSIVE MODE")
+        for client in clients:
+            client.send("TAKE math")
+        await waiting_for_locks(self.db, 2)
+        blocker.commit()
+        for client in clients:
+            self.assertEqual(split_clock(await client.reply())[0], MATH[0])
+        replies = [await client.ask("B") for client in clients]
+        self.assertEqual(sorted(reply[0] for reply in replies),
+                         ["350-Question 2 of 5", "421 Test continued on another connection"])
+        still = await self.student(ports[0], "ada", source="127.0.0.3")
+        self.assertEqual((await still.ask("INFO math"))[4], "213-Attempts left: 1")
 
     async def test_attempt_of_a_killed_node_runs_out_of_resume_window(self):
         """
