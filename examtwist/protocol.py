@@ -105,7 +105,7 @@ class ExamProtocol(SignIn, TakingTests, OrderedLineReceiver):
             return self.reply(500, "Invalid UTF-8")
         verb, _, argument = text.partition(" ")
         verb = verb.upper() if verb.isascii() else ""
-        if self.attempt is not None and verb != "QUIT" and verb != "HELP":
+        if self.attempt is not None and (verb != "QUIT" and verb != "HELP" or self.time_is_up()):
             return self.answer(text)
         command = getattr(self, "do_" + verb, None)
         if command is None:

@@ -88,9 +88,15 @@ class TakingTests:
 
     # A test under way: a third of a student's lines; the question replies are formatted once.
 
+    def time_is_up(self) -> bool:
+        """Whether the attempt under way is past its deadline (its timer may not have run)."""
+        deadline = self.attempt.deadline
+        return deadline is not None and self.clock.seconds() >= deadline
+
     def answer(self, text: str):
+        """A line during a test: an answer; or, past the deadline, any line (QUIT too)."""
         attempt = self.attempt
-        if attempt.deadline is not None and self.clock.seconds() >= attempt.deadline:
+        if self.time_is_up():
             # Time is up before this line: its grade first, then the line outside the test.
             return self._time_up(attempt).addCallback(self._after_time_up, text)
         letter = parse_answer(text)
