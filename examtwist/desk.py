@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from examtwist.proctor import Grade, NoSuchTest, Proctor, TestNotOpen
 from examtwist.strength import PasswordRules
-from examtwist.testbank import DEFAULT_RESUME_WINDOW
+from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW
 from examtwist.throttle import Throttle
 
 log = Logger()
@@ -57,7 +57,8 @@ class ExamDesk(Proctor, Service):
 
     def __init__(self, store, hasher, counter, throttle: Throttle | None = None,
                  rules: PasswordRules | None = None, clock=None, registration: str = "open",
-                 resume_window: float = DEFAULT_RESUME_WINDOW) -> None:
+                 resume_window: float = DEFAULT_RESUME_WINDOW,
+                 heartbeat: float = DEFAULT_HEARTBEAT) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
         self.store = store
@@ -68,6 +69,7 @@ class ExamDesk(Proctor, Service):
         self.clock = clock
         self.registration = registration
         self.resume_window = resume_window
+        self.heartbeat = heartbeat
         self.start_proctoring()
 
     @property
@@ -80,9 +82,11 @@ class ExamDesk(Proctor, Service):
         log.info("Using the database {where}", where=self.store.location)
         # Every query waits for the schema work; the process root watches it fail.
         self.ready = self.store.start()
+        self.start_beating()
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
+        self.stop_beating()
         return self.stop_password_checks().addCallback(lambda _: ensureDeferred(self.store.close()))
 
     def stop_password_checks(self) -> Deferred[None]:

@@ -19,13 +19,14 @@ import random
 from typing import Callable, NamedTuple
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from examtwist.attempts import Attempt, draw_order
 from examtwist.rulelines import Info, ResultLine
 from examtwist.storage import Ending, Fresh, Result, TakenOver, utc_text
 from examtwist.storage.records import utc_seconds
-from examtwist.testbank import DEFAULT_RESUME_WINDOW, Question, Test
+from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW, Question, Test
 from examtwist.wire import format_grade
 
 log = Logger()
@@ -52,6 +53,9 @@ class Proctor:
     """
 
     resume_window: float = DEFAULT_RESUME_WINDOW
+    # Seconds between this node's "alive" in the database; silent for three, it counts as gone
+    # and the attempts its connections held as suspended since.
+    heartbeat: float = DEFAULT_HEARTBEAT
     _rng = random.SystemRandom()
 
     def start_proctoring(self) -> None:
@@ -59,6 +63,21 @@ class Proctor:
         self._node = os.urandom(4).hex()
         self._holders = itertools.count(1)
         self._held: dict[int, tuple[str, Callable[[], None]]] = {}
+        self._beating = LoopingCall(self._beat)
+        self._beating.clock = self.clock
+
+    def start_beating(self) -> None:
+        self._beating.start(self.heartbeat, now=True).addErrback(
+            lambda f: log.failure("The node's heartbeat stopped", f))
+
+    def stop_beating(self) -> None:
+        if self._beating.running:
+            self._beating.stop()
+
+    def _beat(self) -> Deferred[None]:
+        now = self.clock.seconds()
+        return self.store.heartbeat(self._node, now, now + 3 * self.heartbeat).addErrback(
+            lambda f: log.failure("Could not write the node's heartbeat", f))
 
     def _now(self) -> str:
         """Now, as times are stored, by the desk's clock."""

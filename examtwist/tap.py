@@ -20,7 +20,7 @@ from examtwist.ratelimit import RateLimit
 from examtwist.desk import REGISTRATION_MODES, ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.storage import Store
-from examtwist.testbank import DEFAULT_RESUME_WINDOW
+from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW
 from examtwist.throttle import FREE_FAILURES, Throttle
 from examtwist.web import StudentLookup
 from examtwist.webguard import GuardedSite, WebLimits, parse_proxies
@@ -90,6 +90,10 @@ class Options(usage.Options):
         ["resume-window", None, float(DEFAULT_RESUME_WINDOW),
          "Seconds a suspended attempt of a test without a time limit may be continued; then it"
          " is recorded abandoned.", _positive_seconds],
+        ["heartbeat", None, float(DEFAULT_HEARTBEAT),
+         "Seconds between this server's \"alive\" in the database; an attempt held on a"
+         " server silent for three of them (killed, say) counts as suspended since.",
+         _positive_seconds],
         ["max-per-address", None, 1000,
          "Connections one address may hold open on the exam port; the next is told 421 and"
          " closed, uncounted.", _count],
@@ -221,7 +225,8 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     )
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
                     config["password-rules"], clock=reactor,
-                    registration=config["registration"], resume_window=config["resume-window"])
+                    registration=config["registration"], resume_window=config["resume-window"],
+                    heartbeat=config["heartbeat"])
     metrics = ExamMetrics(reactor) if config["metrics"] else None
     arrivals = RateLimit(reactor, config["connect-burst"], config["connect-interval"])
     factory = ExamFactory(reactor, desk if metrics is None else MeteredDesk(desk, metrics),

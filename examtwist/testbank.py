@@ -70,6 +70,9 @@ NO_RULES = Rules()
 
 # Seconds a suspended attempt of a test without a time limit waits to be continued.
 DEFAULT_RESUME_WINDOW = 1800
+# Seconds between a server's "alive" beats; an attempt held on a server silent for three of
+# them counts as suspended since its last.
+DEFAULT_HEARTBEAT = 10
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,10 @@ class Store(Transactions):
     def suspend_attempt(self, attempt_id: int, holder: str, now: str) -> Deferred[bool]:
         return self._run(attempts.suspend, attempt_id, holder, now)
 
+    def heartbeat(self, node: str, now: float, dead_after: float) -> Deferred[None]:
+        """This node is alive; it counts as gone after C{dead_after} unless it beats again."""
+        return self._run(attempts.heartbeat, node, now, dead_after)
+
     def count_attempts(self, username: str, test: str) -> Deferred[int]:
         return self._run(attempts.count_attempts, username, test)
 

@@ -216,19 +216,24 @@ def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
 def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=()) -> int:
     """
     End the open attempts whose time has come (of those C{where} selects): at the deadline,
-    graded as time up; suspended longer than the resume window, abandoned when it ran out.
+    graded as time up; suspended longer than the resume window, abandoned when it ran out. An
+    attempt held by a node that has gone counts as suspended since the node was last seen.
     Fires with how many it ended.
     """
+    window_start = utc_text(now - resume_window)
     txn.execute(
-        "SELECT id, correct, total, deadline, suspended_at FROM attempts WHERE outcome = 'open'"
-        f" AND (deadline <= ? OR suspended_at <= ?) AND {where}",
-        (utc_text(now), utc_text(now - resume_window), *args),
+        "SELECT id, correct, total, deadline, suspended_at, nodes.seen_at FROM attempts"
+        " LEFT JOIN nodes ON attempts.holder IS NOT NULL AND nodes.dead_after <= ?"
+        " AND nodes.node = substr(attempts.holder, 1, length(nodes.node))"
+        " WHERE outcome = 'open' AND (deadline <= ? OR suspended_at <= ? OR nodes.seen_at <= ?)"
+        f" AND {where}",
+        (utc_text(now), utc_text(now), window_start, window_start, *args),
     )
     ended = 0
-    for attempt_id, correct, total, deadline, suspended_at in txn.fetchall():
+    for attempt_id, correct, total, deadline, suspended_at, gone_at in txn.fetchall():
         due = [(utc_seconds(deadline), "time_up")] if deadline else []
-        if suspended_at:
-            due.append((utc_seconds(suspended_at) + resume_window, "abandoned"))
+        if suspended_at or gone_at:
+            due.append((utc_seconds(suspended_at or gone_at) + resume_window, "abandoned"))
         when, outcome = min(t for t in due if t[0] <= now)
         grade = _grade(correct, total) if outcome == "time_up" else None
         txn.execute(
@@ -238,6 +243,17 @@ def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=())
         )
         ended += txn.rowcount
     return ended
+
+
+def heartbeat(txn, node: str, now: float, dead_after: float) -> None:
+    """This node is alive now, and counts as gone after C{dead_after} unless it beats again."""
+    txn.execute(
+        "INSERT INTO nodes (node, seen_at, dead_after) VALUES (?, ?, ?) ON CONFLICT (node)"
+        " DO UPDATE SET seen_at = excluded.seen_at, dead_after = excluded.dead_after",
+        (node, utc_text(now), utc_text(dead_after)),
+    )
+    # Nodes gone a week ago hold nothing a resume window still waits for.
+    txn.execute("DELETE FROM nodes WHERE dead_after < ?", (utc_text(now - 7 * 86400),))
 
 
 def _grade(correct: int, total: int) -> float:
