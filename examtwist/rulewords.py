@@ -56,8 +56,11 @@ def rules_summary(info: Info) -> str:
         parts.append(spoken_duration(info.time_limit))
     if info.attempts_allowed is not None:
         left = info.attempts_left
-        parts.append(_count(info.attempts_allowed, "attempt") + " allowed" if left is None
-                     else "no attempts left" if left == 0 else _count(left, "attempt") + " left")
+        if left is None:  # not logged in
+            parts.append(_count(info.attempts_allowed, "attempt") + " allowed")
+        else:
+            # None left: TAKE may yet continue an unfinished attempt, or refuse.
+            parts.append("no new attempts left" if left == 0 else _count(left, "attempt") + " left")
     if info.opens is not None:
         parts.append("opens " + wire_time(info.opens))
     if info.closes is not None:

@@ -245,7 +245,8 @@ class WordsTests(SynchronousTestCase):
         """
         If a test has 10 minutes and 1 attempt left of 2, shuffled, then its summary is "10
         minutes, 1 attempt left" and its lines name every rule; with no attempt left and not
-        logged in, "1 attempt allowed"; with 0 left, "no attempts left".
+        logged in, "1 attempt allowed"; with 0 left, "no new attempts left" (TAKE may yet
+        continue an unfinished one).
         """
         info = Info("exam", 3, 600, 2, 1, True)
         self.assertEqual((rules_summary(info), rules_lines(info)), (
@@ -254,7 +255,7 @@ class WordsTests(SynchronousTestCase):
              "Order: shuffled for each attempt"]))
         self.assertEqual([rules_summary(Info("exam", 3, None, 1, None)),
                           rules_summary(Info("exam", 3, 90, 3, 0))],
-                         ["1 attempt allowed", "1 minute 30 seconds, no attempts left"])
+                         ["1 attempt allowed", "1 minute 30 seconds, no new attempts left"])
 
     def test_results_and_continuation(self) -> None:
         """
