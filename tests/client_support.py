@@ -324,3 +324,20 @@ def reply_text(code: int, *lines: str) -> str:
 EXAM_INFO = reply_text(213, "Test: exam", "Questions: 3", "Time limit: 600 s",
                        "Attempts allowed: 2", "Attempts left: 1", "Order: shuffled",
                        "End of info")
+
+
+# Each built-in math question's first line, and the text of its right choice: how a test finds
+# the right letter of a question whose choices a shuffled test reordered.
+MATH_RIGHT = {text[0]: choices["ABCD".index(letter)]
+              for (text, choices), letter in zip(MATH_AS_SHOWN, "BDCAC")}
+
+
+def right_letter(asked) -> str:
+    """The letter under which this math question (as a client got it) shows its right choice."""
+    right = MATH_RIGHT[asked.question.text[0]]
+    return "ABCD"[asked.question.choices.index(right)]
+
+
+async def with_rules(testcase, store, name: str, rules) -> None:
+    """Give a test its rules, as the admin would; a running server applies them at once."""
+    testcase.assertTrue(await store.set_rules(name, rules))
