@@ -1,6 +1,6 @@
 """
 The GUI's question screen: which question of how many, its text, the four choices as radio
-buttons, Next, and in a test with a deadline the countdown beside the heading. Only widgets,
+buttons, Next, and in a test with a deadline the countdown under the heading. Only widgets,
 as in L{examtwist.screens}, which puts it in the window beside the other screens.
 """
 
@@ -19,12 +19,11 @@ class QuestionScreen:
 
     def __init__(self, root: tk.Misc, window, refresh) -> None:
         self.frame = frame = ttk.Frame(root, padding=16)
-        top = ttk.Frame(frame)
-        top.pack(anchor="w", fill="x")
-        self.heading = ttk.Label(top, style="Title.TLabel")
-        self.heading.pack(side="left")
-        self.countdown = Countdown(top)
-        self.countdown.label.pack(side="right")
+        self.heading = ttk.Label(frame, style="Title.TLabel")
+        self.heading.pack(anchor="w")
+        # Empty, and so without height, in a test without a deadline.
+        self.countdown = Countdown(frame)
+        self.countdown.label.pack(anchor="w", pady=(4, 0))
         self.progress = ttk.Progressbar(frame, length=480, mode="determinate")
         self.progress.pack(anchor="w", fill="x", pady=(6, 12))
         self.text = ttk.Label(frame, wraplength=480, justify="left")

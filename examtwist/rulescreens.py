@@ -29,8 +29,8 @@ class RulesScreen:
         self.frame, self.title = titled(root, "")
         self.rules = ttk.Label(self.frame, justify="left")
         self.rules.pack(anchor="w")
-        ttk.Label(self.frame, text="The clock starts when you press Start.",
-                  foreground="#666").pack(anchor="w", pady=(12, 0))
+        self.hint = ttk.Label(self.frame, foreground="#666")
+        self.hint.pack(anchor="w", pady=(12, 0))
         buttons = ttk.Frame(self.frame)
         buttons.pack(anchor="w", pady=12)
         self.start_button = ttk.Button(buttons, text="Start", command=window.start)
@@ -41,6 +41,13 @@ class RulesScreen:
     def fill(self, info: Info) -> None:
         self.title.configure(text=f"Test: {info.test}")
         self.rules.configure(text="\n".join(rules_lines(info)))
+        if info.time_limit is not None:
+            hint = "The clock starts when you press Start."
+        elif info.attempts_allowed is not None:
+            hint = "Start counts as one of your attempts."
+        else:
+            hint = ""
+        self.hint.configure(text=hint)
 
 
 class ResultsScreen:
