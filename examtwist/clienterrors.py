@@ -20,7 +20,7 @@ _ADVICE = {
     (421, "Too many connections from your address"):
         "close another connection to this server first",
     (421, "Test continued on another connection"):
-        "your attempt goes on there; this connection is closed",
+        "your attempt goes on there",
     (421, "Idle timeout"): "nothing was sent for too long",
     (553, "Username already exists"): "usernames differing only in capitals count as the same",
     (554, "No attempts left"): "you have used every attempt this test allows",

@@ -13,7 +13,7 @@ import os
 import shutil
 
 from examtwist.testbank import Rules
-from tests.client_support import with_rules
+from tests.client_support import EXAM_INFO, ScriptedServer, reply_text, with_rules
 from tests.test_gui import GUITestCase
 
 WARNING_COLOUR = "#b00020"
@@ -132,3 +132,38 @@ class TimeUpTests(TimedGUITestCase):
         await self.until(lambda: screens.screen == "question")
         self.assertEqual((screens.heading.cget("text"), self.countdown()[0]),
                          ("Question 1 of 5", ""))
+
+
+class FarewellTests(GUITestCase):
+    async def test_takeover_shown_at_once(self) -> None:
+        """
+        If "421 Test continued on another connection" arrives while the window waits for the
+        student's choice, then without any click the window goes back to the connect screen
+        and its status says "The server closed the connection: Test continued on another
+        connection; your attempt goes on there."
+        """
+        server = await ScriptedServer.start(self, [
+            ("LOGIN ada correct horse", "230 Successfully logged in!\r\n"),
+            ("EXAMS", reply_text(212, "Available tests:", "1 exam 3", "End of list")),
+            ("INFO 1", EXAM_INFO),
+            ("TAKE 1", reply_text(350, "Question 1 of 3", "Time left: 599 s", "Pick B.",
+                                  "A) a", "B) b", "C) c", "D) d")),
+        ])
+        window = self.open_window(server.port)
+        screens = window.screens
+        screens.connect_button.invoke()
+        await self.until(lambda: screens.screen == "account")
+        screens.username.set("ada")
+        screens.password.set("correct horse")
+        screens.login_button.invoke()
+        await self.until(lambda: screens.screen == "tests")
+        screens.take_button.invoke()
+        await self.until(lambda: screens.screen == "rules")
+        screens.rules.start_button.invoke()
+        await self.until(lambda: screens.screen == "question")
+        self.assertEqual(screens.question.countdown.label.cget("text"), "Time left: 9:59")
+        server.connections[0].speak("421 Test continued on another connection\r\n")
+        await self.until(lambda: screens.screen == "connect")
+        self.assertEqual((self.status(), window.client), (
+            "The server closed the connection: Test continued on another connection; your"
+            " attempt goes on there.", None))
