@@ -1,6 +1,8 @@
 """
-Reading the files an admin imports: the original text format of a test (a questions file and
-an answers file), and the one error every file format reports, naming the file and the line.
+The files an admin imports and exports: the original text format of a test (a questions file
+and an answers file, "seed" on the command line), the bounds every format of a test keeps, the
+one error every file format reports, naming the file and the line, and CSV as the admin
+command writes it. Moodle's formats are in L{examtwist.moodle}.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ _CHOICE = re.compile(r"([A-D])\)\s*(.*)\Z")
 _DASHES = re.compile(r"\s*-+\s*\Z")
 # Characters that would break a reply line, or split it for a client using str.splitlines().
 _BREAKS_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+# The largest file an import reads: a test of thousands of questions fits many times over.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# A question's line or choice fits in one reply line ("350-A) ..."), which a client reads up to
+# 4096 bytes (examtwist.wire.MAX_REPLY_LINE); a question's text has at most this many lines.
+MAX_TEXT_BYTES = 4000
+MAX_TEXT_LINES = 100
 
 
 # What a spreadsheet takes for the start of a formula in a cell (OWASP: CSV injection).
@@ -79,12 +89,22 @@ def read_test(name: str, questions_path: str | Path, answers_path: str | Path) -
     return Test(name, questions)
 
 
-def read_text(path: str | Path) -> str:
-    """A UTF-8 file's text (a byte-order mark dropped), or L{FileFormatError} saying why not."""
+class CannotWrite(ValueError):
+    """A test that a file format cannot hold as it is: exported, it would come back changed."""
+
+
+def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """
+    A UTF-8 file's text (a byte-order mark dropped), or L{FileFormatError} saying why not; a
+    file over C{limit} bytes is refused without reading the rest.
+    """
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as e:
         raise FileFormatError(path, None, e.strerror or str(e)) from e
+    if len(data) > limit:
+        raise FileFormatError(path, None, f"larger than {limit // 1024} KiB, the most read")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -93,6 +113,39 @@ def read_text(path: str | Path) -> str:
 
 def read_lines(path: str | Path) -> list[str]:
     return [line.rstrip("\r") for line in read_text(path).split("\n")]
+
+
+def check_question(path: str | Path, line: int, text: list[str], choices) -> None:
+    """
+    What every format's question must be to reach a client whole: no line breaks or control
+    characters in its lines, each line and choice one reply line, at most L{MAX_TEXT_LINES}
+    lines. C{line} is the file's line the problem is reported at.
+    """
+    if len(text) > MAX_TEXT_LINES:
+        raise FileFormatError(path, line, f"a question of more than {MAX_TEXT_LINES} lines")
+    for part in (*text, *choices):
+        if _BREAKS_LINE.search(part):
+            raise FileFormatError(path, line, "control character in the text")
+        if len(part.encode("utf-8")) > MAX_TEXT_BYTES:
+            raise FileFormatError(path, line, f"a line longer than {MAX_TEXT_BYTES} bytes")
+
+
+def write_test(test: Test) -> tuple[str, str]:
+    """
+    A test in the original text format: (the questions file's text, the answers file's).
+
+    @raise CannotWrite: a question line would read back as a choice or a line of dashes.
+    """
+    blocks, letters = [], []
+    for number, question in enumerate(test.questions, 1):
+        for line in question.text:
+            if _CHOICE.match(line) or _DASHES.match(line) or not line.strip():
+                raise CannotWrite(f"question {number} has the line {line!r}, which the text"
+                                  " format would read as a choice, dashes or nothing")
+        choices = [f"{letter}) {choice}" for letter, choice in zip(LETTERS, question.choices)]
+        blocks.append("\n".join([*question.text, *choices, "-" * 10]) + "\n")
+        letters.append(f"{question.answer}\n")
+    return "".join(blocks), "".join(letters)
 
 
 def _parse_questions(lines: list[str], path: str | Path):
@@ -110,6 +163,7 @@ def _parse_questions(lines: list[str], path: str | Path):
         if len(choices) == 4:
             if not dashes:
                 raise FileFormatError(path, number, "expected a line of dashes after the D) choice")
+            check_question(path, number, text, choices)
             blocks.append((text, tuple(choices)))
             text, choices = [], []
         elif dashes:
@@ -130,6 +184,7 @@ def _parse_questions(lines: list[str], path: str | Path):
         else:
             text.append(line)
     if len(choices) == 4:
+        check_question(path, len(lines), text, choices)
         blocks.append((text, tuple(choices)))  # the last block may end without dashes
     elif text:
         raise FileFormatError(path, len(lines), "the file ends inside a question")

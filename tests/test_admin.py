@@ -9,7 +9,7 @@ import socket
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
-from examtwist.storage import Result
+from examtwist.storage import Answer, Order, Result
 from tests.client_support import GOOD_QUESTIONS, run_admin, write_file
 from tests.support import OnPostgres, backend_of, logged_in, open_store, start_server, temp_dir
 
@@ -128,11 +128,11 @@ class ExamsCommandTests(AdminTestCase):
         code, out, err = await self.admin("results", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
         self.assertRegex(out, (
-            r"\A\+-------\+-----\+-------\+------------------------\+\n"
-            r"\|Client \|Test \|Result \|Date                    \|\n"
-            r"\+-------\+-----\+-------\+------------------------\+\n"
-            r"\|ada    \|trio \|66\.7   \|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \|\n"
-            r"\+-------\+-----\+-------\+------------------------\+\n\Z"
+            r"\A\+-------\+-----\+--------\+------\+------------------------\+\n"
+            r"\|Client \|Test \|Outcome \|Grade \|Date                    \|\n"
+            r"\+-------\+-----\+--------\+------\+------------------------\+\n"
+            r"\|ada    \|trio \|graded  \|66\.7  \|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \|\n"
+            r"\+-------\+-----\+--------\+------\+------------------------\+\n\Z"
         ))
         code, out, err = await self.admin("results", "--csv", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
@@ -203,9 +203,17 @@ class ExamsCommandTests(AdminTestCase):
         with the reason on its last line, and the exit status is 2.
         """
         for args, reason in [
-            ((), "examtwist: say which command: exams, results, students, users or count"),
-            (("exams",), "examtwist: say which: exams list, or exams import"),
-            (("exams", "import", "onlyname"), "examtwist: Wrong number of arguments."),
+            ((), "examtwist: say which command: exams, results, users, roster, students or"
+                 " count"),
+            (("exams",), "examtwist: say which: exams list, import, export, set or show"),
+            (("exams", "import", "onlyname"),
+             "examtwist: --format seed takes two files, QUESTIONS and ANSWERS"),
+            (("exams", "import", "--format", "gift", "name", "q", "a"),
+             "examtwist: --format gift takes one file"),
+            (("exams", "import", "--format", "moodle", "name", "q"),
+             "examtwist: --format: expected seed, aiken or gift, found 'moodle'"),
+            (("exams", "export", "math"),
+             "examtwist: --format seed takes two files, QUESTIONS and ANSWERS"),
             (("frobnicate",), "examtwist: Unknown command: frobnicate"),
         ]:
             code, out, err = await self.admin(*args)
@@ -232,8 +240,16 @@ class HelpAndVersionTests(AdminTestCase):
             "  exams list       examtwist exams list --db examtwist.db\n"
             "  exams import     examtwist exams import Algebra questions.txt answers.txt"
             " --replace\n"
-            "  results          examtwist results --csv\n"
+            "  exams export     examtwist exams export math --format gift > math.gift\n"
+            "  exams set        examtwist exams set math --attempts 1 --time-limit 600"
+            ' --opens "2026-12-01 09:00"\n'
+            "  exams show       examtwist exams show math\n"
+            "  results          examtwist results --test math --csv\n"
             "  users list       examtwist users list\n"
+            "  users add        examtwist users add ada --password-file ada.txt\n"
+            "  users passwd     examtwist users passwd ada\n"
+            "  roster import    examtwist roster import class-2026.txt\n"
+            "  roster list      examtwist roster list\n"
             '  students add     examtwist students add "Nadia Haddad" 42 19\n'
             "  students list    examtwist students list --csv\n"
             "  students clear   examtwist students clear --yes\n"
@@ -246,47 +262,90 @@ class HelpAndVersionTests(AdminTestCase):
 
 class ResultsCommandTests(AdminTestCase):
     async def with_results(self) -> None:
+        """
+        alice: math graded 66.7 (2 answers stored), python time up 20.0; bob: python
+        abandoned.
+        """
         store = await self.database()
         await store.add_user("alice", "h")
         await store.add_user("bob", "h")
-        await store.record_result(Result("alice", "math", "graded", 2, 3, 3, 66.7,
-                                         "2026-11-25T10:00:00Z", "2026-11-25T10:04:00Z",
-                                         "127.0.0.1:5000"))
+        await store.record_result(
+            Result("alice", "math", "graded", 2, 3, 3, 66.7, "2026-11-25T10:00:00Z",
+                   "2026-11-25T10:04:00Z", "127.0.0.1:5000"),
+            Order("2,1,3", "BACD,ABCD,ABCD"),
+            (Answer(1, 2, "A", "B", False, "2026-11-25T10:01:00Z"),
+             Answer(2, 1, "B", "B", True, "2026-11-25T10:02:30Z")),
+        )
         await store.record_result(Result("bob", "python", "abandoned", 1, 2, 5, None,
                                          "2026-11-25T11:00:00Z", "2026-11-25T11:01:30Z",
                                          "[::1]:5001"))
+        await store.record_result(Result("alice", "python", "time_up", 1, 1, 5, 20.0,
+                                         "2026-11-25T12:00:00Z", "2026-11-25T12:10:00Z",
+                                         "127.0.0.1:5002"))
 
     async def test_empty_grid(self) -> None:
         """If nobody has a result, then results prints the grid's header alone."""
         await self.database()
         code, out, err = await self.admin("results", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
-        self.assertEqual(out, "+-------+-----+-------+-----+\n"
-                              "|Client |Test |Result |Date |\n"
-                              "+-------+-----+-------+-----+\n")
+        self.assertEqual(out, "+-------+-----+--------+------+-----+\n"
+                              "|Client |Test |Outcome |Grade |Date |\n"
+                              "+-------+-----+--------+------+-----+\n")
 
     async def test_grid(self) -> None:
         """
-        If alice has a graded 66.7 and bob an abandoned test, then the grid shows 66.7 for
-        alice, "abandoned" for bob, and each finishing time in UTC.
+        If alice has a graded 66.7 and a time-up 20.0 and bob an abandoned test, then the grid
+        shows each outcome in words (graded, abandoned, time up), its grade (none for bob),
+        and each finishing time in UTC, in the order they ended.
         """
         await self.with_results()
         code, out, err = await self.admin("results", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
         self.assertEqual(out, (
-            "+-------+-------+----------+------------------------+\n"
-            "|Client |Test   |Result    |Date                    |\n"
-            "+-------+-------+----------+------------------------+\n"
-            "|alice  |math   |66.7      |2026-11-25 10:04:00 UTC |\n"
-            "+-------+-------+----------+------------------------+\n"
-            "|bob    |python |abandoned |2026-11-25 11:01:30 UTC |\n"
-            "+-------+-------+----------+------------------------+\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|Client |Test   |Outcome   |Grade |Date                    |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|alice  |math   |graded    |66.7  |2026-11-25 10:04:00 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|bob    |python |abandoned |      |2026-11-25 11:01:30 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|alice  |python |time up   |20.0  |2026-11-25 12:10:00 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
         ))
+
+    async def test_filters(self) -> None:
+        """
+        If results is asked for --test PYTHON, then it shows bob's and alice's python attempts
+        only; with --user alice as well, alice's time up alone; --user Alice (another case)
+        shows nothing.
+        """
+        await self.with_results()
+        code, out, err = await self.admin("results", "--test", "PYTHON", "--db", self.db)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, (
+            "+-------+-------+----------+------+------------------------+\n"
+            "|Client |Test   |Outcome   |Grade |Date                    |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|bob    |python |abandoned |      |2026-11-25 11:01:30 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|alice  |python |time up   |20.0  |2026-11-25 12:10:00 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+        ))
+        code, out, err = await self.admin("results", "--db", self.db, "--csv", "--test",
+                                          "python", "--user", "alice")
+        self.assertEqual((code, out, err), (0, (
+            "username,test,outcome,grade,correct,answered,total,started_at,finished_at,client\n"
+            "alice,python,time_up,20.0,1,1,5,2026-11-25T12:00:00Z,2026-11-25T12:10:00Z,"
+            "127.0.0.1:5002\n"), ""))
+        code, out, err = await self.admin("results", "--db", self.db, "--user", "Alice")
+        self.assertEqual((code, out, err), (0, "+-------+-----+--------+------+-----+\n"
+                                               "|Client |Test |Outcome |Grade |Date |\n"
+                                               "+-------+-----+--------+------+-----+\n", ""))
 
     async def test_csv(self) -> None:
         """
-        If alice has a graded 66.7 and bob an abandoned test, then results --csv writes every
-        stored field of both, in the header's order, bob's grade empty.
+        If alice has a graded 66.7 and a time up, and bob an abandoned test, then results
+        --csv writes every stored field of the three, in the header's order, bob's grade empty.
         """
         await self.with_results()
         code, out, err = await self.admin("results", "--csv", "--db", self.db)
@@ -296,7 +355,52 @@ class ResultsCommandTests(AdminTestCase):
             "alice,math,graded,66.7,2,3,3,2026-11-25T10:00:00Z,2026-11-25T10:04:00Z,"
             "127.0.0.1:5000\n"
             "bob,python,abandoned,,1,2,5,2026-11-25T11:00:00Z,2026-11-25T11:01:30Z,[::1]:5001\n"
+            "alice,python,time_up,20.0,1,1,5,2026-11-25T12:00:00Z,2026-11-25T12:10:00Z,"
+            "127.0.0.1:5002\n"
         ))
+
+    async def test_csv_answers(self) -> None:
+        """
+        If alice's math attempt stored two answers (question 1 shown was stored question 2,
+        its letter A meaning B), then results --csv --answers writes one row for each, with
+        the attempt's start, the numbers, both letters and 0 or 1 for correct.
+        """
+        await self.with_results()
+        code, out, err = await self.admin("results", "--csv", "--answers", "--db", self.db)
+        self.assertEqual((code, out, err), (0, (
+            "username,test,started_at,number,position,shown,meant,correct,answered_at\n"
+            "alice,math,2026-11-25T10:00:00Z,1,2,A,B,0,2026-11-25T10:01:00Z\n"
+            "alice,math,2026-11-25T10:00:00Z,2,1,B,B,1,2026-11-25T10:02:30Z\n"
+        ), ""))
+        code, out, err = await self.admin("results", "--csv", "--answers", "--user", "bob",
+                                          "--db", self.db)
+        self.assertEqual((code, out, err), (0, (
+            "username,test,started_at,number,position,shown,meant,correct,answered_at\n"), ""))
+
+    async def test_csv_is_spreadsheet_safe(self) -> None:
+        """
+        If a username starts with "-" (a formula to a spreadsheet), then --csv and --csv
+        --answers write it with a quote before: "'-x".
+        """
+        store = await self.database()
+        await store.add_user("-x", "h")
+        await store.record_result(
+            Result("-x", "math", "graded", 1, 1, 1, 100.0, "2026-11-25T10:00:00Z",
+                   "2026-11-25T10:04:00Z", "127.0.0.1:5000"),
+            answers=(Answer(1, 1, "B", "B", True, "2026-11-25T10:01:00Z"),))
+        code, out, err = await self.admin("results", "--csv", "--db", self.db)
+        self.assertEqual(out.splitlines()[1:], [
+            "'-x,math,graded,100.0,1,1,1,2026-11-25T10:00:00Z,2026-11-25T10:04:00Z,"
+            "127.0.0.1:5000"])
+        code, out, err = await self.admin("results", "--csv", "--answers", "--db", self.db)
+        self.assertEqual(out.splitlines()[1:],
+                         ["'-x,math,2026-11-25T10:00:00Z,1,1,B,B,1,2026-11-25T10:01:00Z"])
+
+    async def test_answers_needs_csv(self) -> None:
+        """If --answers is given without --csv, then it is a usage error (2) saying so."""
+        code, out, err = await self.admin("results", "--answers")
+        self.assertEqual((code, out, err.splitlines()[-1]),
+                         (2, "", "examtwist: --answers goes with --csv"))
 
 
 class UsersCommandTests(AdminTestCase):

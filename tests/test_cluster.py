@@ -136,7 +136,7 @@ class ClusterTests(OnPostgres, TestCase):
         self.assertEqual(await student.ask("B"), Reply(250, ("Your grade is 80.0 (4/5 correct)",)))
 
         self.assertEqual(await self.results(), [
-            {"username": "ada", "test": "math", "status": "graded", "grade": "80.0",
+            {"username": "ada", "test": "math", "outcome": "graded", "grade": "80.0",
              "correct": "4", "answered": "5", "total": "5", "client": address(student)},
         ])
 
@@ -170,7 +170,7 @@ class ClusterTests(OnPostgres, TestCase):
         self.assertEqual(await leaving.reply(), Reply(421, ("Server shutting down",)))
         self.assertEqual(await staying.ask("B"), MATH_QUESTIONS[1])
         self.assertEqual(await self.results(), [
-            {"username": "leaving", "test": "math", "status": "abandoned", "grade": "",
+            {"username": "leaving", "test": "math", "outcome": "abandoned", "grade": "",
              "correct": "0", "answered": "0", "total": "5", "client": leaving_from},
         ])
         self.assertIn(b"Server Shut Down.", a.output)

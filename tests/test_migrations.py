@@ -6,11 +6,13 @@ The migrations' effect on data is in test_store_students.py.
 
 from __future__ import annotations
 
+from twisted.internet.threads import deferToThread
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from examtwist.storage import LATEST_VERSION, MIGRATIONS
-from tests.support import OnPostgres, database_at, open_store
+from tests.client_support import run_admin
+from tests.support import OnPostgres, backend_of, database_at, open_store
 
 
 class SchemaFileTests(SynchronousTestCase):
@@ -81,4 +83,46 @@ class SchemaLogTests(TestCase):
 
 
 class PostgresSchemaLogTests(OnPostgres, SchemaLogTests):
+    pass
+
+
+class ResultsMigrationTests(TestCase):
+    async def test_version_1_results_become_ended_attempts(self):
+        """
+        If a schema-5 database holds ada's graded 80.0 in math and bob's abandoned python,
+        then once migrated (by the admin command itself) examtwist results shows both, in the
+        order they were stored, with their outcome, grade and time.
+        """
+        path = await database_at(self, 5)
+        for statement in [
+            "INSERT INTO users (username, username_folded, password_hash, created_at)"
+            " VALUES ('ada', 'ada', 'h', '2026-11-20T09:00:00Z')",
+            "INSERT INTO users (username, username_folded, password_hash, created_at)"
+            " VALUES ('bob', 'bob', 'h', '2026-11-20T09:00:00Z')",
+            "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
+            " started_at, finished_at, client) SELECT users.id, tests.id, 'graded', 4, 5, 5,"
+            " 80.0, '2026-11-25T18:35:00Z', '2026-11-25T18:39:07Z', '127.0.0.1:5000'"
+            " FROM users, tests WHERE username = 'ada' AND name = 'math'",
+            "INSERT INTO results (user_id, test_id, status, correct, answered, total, grade,"
+            " started_at, finished_at, client) SELECT users.id, tests.id, 'abandoned', 1, 2,"
+            " 5, NULL, '2026-11-25T18:40:00Z', '2026-11-25T18:42:13Z', '127.0.0.1:5001'"
+            " FROM users, tests WHERE username = 'bob' AND name = 'python'",
+        ]:
+            await deferToThread(backend_of(self).execute, path, statement)
+        result = await run_admin(self, "results", "--db", path)
+        self.assertEqual(result, (0, (
+            "+-------+-------+----------+------+------------------------+\n"
+            "|Client |Test   |Outcome   |Grade |Date                    |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|ada    |math   |graded    |80.0  |2026-11-25 18:39:07 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+            "|bob    |python |abandoned |      |2026-11-25 18:42:13 UTC |\n"
+            "+-------+-------+----------+------+------------------------+\n"
+        ), ""))
+        [(version,)] = await deferToThread(backend_of(self).execute, path,
+                                           "SELECT version FROM schema_version")
+        self.assertEqual(version, 6)
+
+
+class PostgresResultsMigrationTests(OnPostgres, ResultsMigrationTests):
     pass

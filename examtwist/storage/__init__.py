@@ -157,6 +157,10 @@ class Store(Transactions):
         now = self._reactor.seconds() if now is None else now
         return self._run(attempts.list_results, now, resume_window, user, test)
 
+    def count_open_attempts(self, test: str) -> Deferred[int]:
+        """Attempts of the test under way or suspended (see L{list_results} for the ended)."""
+        return self._run(attempts.count_open, test)
+
     def list_answers(self, user: str | None = None,
                      test: str | None = None) -> Deferred[list[AnswerRow]]:
         return self._run(attempts.list_answers, user, test)

@@ -256,6 +256,16 @@ def count_attempts(txn, username: str, test: str) -> int:
     return txn.fetchone()[0]
 
 
+def count_open(txn, test: str) -> int:
+    """How many attempts of the test (named in any case) are under way or suspended."""
+    txn.execute(
+        "SELECT count(*) FROM attempts JOIN tests ON tests.id = attempts.test_id"
+        " WHERE attempts.outcome = 'open' AND lower(tests.name) = lower(?)",
+        (test,),
+    )
+    return txn.fetchone()[0]
+
+
 def _filters(user: str | None, test: str | None) -> tuple[str, tuple]:
     where, args = [], []
     if user is not None:
