@@ -12,8 +12,15 @@ import re
 from twisted.trial.unittest import TestCase
 
 from examtwist.testbank import Rules
-from tests.client_support import ClientProcess, console_script, waiting_for_input, with_rules
-from tests.support import LOOPBACK, MATH_KEY, connect, start_server
+from tests.client_support import (
+    ClientProcess,
+    console_script,
+    run_admin,
+    stored_results,
+    waiting_for_input,
+    with_rules,
+)
+from tests.support import LOOPBACK, MATH_KEY, connect, server_options, start_server
 
 SIGN_IN = "Register or login? [r/l] Username: Password: \n"
 LISTED = "Available tests:\n  1. math (5 questions)\n  2. python (5 questions)\n"
@@ -95,6 +102,31 @@ class TimedTests(ExamsCLITestCase):
             " running.\n\nQuestion 3 of 5\nTime left: 9 min (s) s\n" + NOT_SHUFFLED_3, shown)
         self.assertTrue(shown.endswith(
             "Your grade is 100.0 (5/5 correct)\nTake another test? [y/n] Bye.\n"), shown)
+
+
+class AdminRulesTests(ExamsCLITestCase):
+    async def test_rules_set_by_the_admin_command(self) -> None:
+        """
+        If the admin runs "examtwist exams set math --time-limit 60 --attempts 1 --shuffle"
+        while the server runs, then the client asks "1 minute, 1 attempt left: start? [y/n]
+        ", shows "Time left: 59 s" (or less) with the first question, and leaving at the end
+        of input sends QUIT: the attempt is stored abandoned, nothing answered.
+        """
+        options = server_options(self)
+        self.service, self.port = await start_server(self, options=options)
+        code, out, err = await run_admin(self, "exams", "set", "math", "--time-limit", "60",
+                                         "--attempts", "1", "--shuffle", "--db", options["db"])
+        self.assertEqual((code, err), (0, ""), out)
+        process = self.client()
+        process.send("r", "ada", "correct horse", "math", "y")
+        await process.until("Your answer (A-D): ")
+        process.close_stdin()
+        self.assertEqual(await process.ended, 0, process.stderr)
+        self.assertIn("Test number or name: 1 minute, 1 attempt left: start? [y/n] \n"
+                      "Question 1 of 5\nTime left: ", process.stdout)
+        self.assertRegex(process.stdout, r"\nTime left: (59|58) s\n")
+        self.assertEqual(await stored_results(self.service.desk.store),
+                         [("ada", "math", "abandoned", 0, 0, 5, None)])
 
 
 class RefusalTests(ExamsCLITestCase):
