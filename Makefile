@@ -32,11 +32,13 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# The README's pictures of the web lookup, as the browser tests take them.
+# The README's pictures of the web lookup and the GUI's countdown, as their tests take them.
 docs-screenshots: $(STAMP)
 	$(BIN)/trial tests.test_browser
 	mkdir -p docs
 	for page in login student error; do cp _trial_temp/screenshots/$$page.png docs/web-$$page.png; done
+	$(BIN)/trial tests.test_gui_exams
+	cp _trial_temp/screenshots/gui-countdown.png docs/gui-countdown.png
 
 clean:
 	rm -rf $(VENV) _trial_temp *.egg-info build

@@ -1,19 +1,30 @@
 """
 C{examtwist-client}: take tests on an exam server from a terminal.
 
-It only asks questions and prints; the talking is L{examtwist.client}'s. Whatever ends a
-session early (the server leaving, Ctrl-C, end of input) ends it with one line, not a
-traceback, and QUIT is sent whenever the connection still stands.
+It only asks questions and prints; the talking is L{examtwist.client}'s. Before a test with
+rules it shows them and asks to start; during a test with a deadline it shows the time left
+with each question and listens to the server while the user thinks, so the grade sent when
+the time is up appears at once. Whatever ends a session early (the server leaving, Ctrl-C,
+end of input) ends it with one line, not a traceback, and QUIT is sent whenever the
+connection still stands.
 """
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 from examtwist.client import LETTER_LIST, LETTER_RANGE, Asked, ExamClient, Grade, check_answer
-from examtwist.clienterrors import ClientError, InputError, ServerError
+from examtwist.clienterrors import ClientError, InputError, ServerError, explain
 from examtwist.commandline import ConnectionOptions, parse_or_exit
+from examtwist.console import Console
+from examtwist.rulelines import TIME_IS_UP
+from examtwist.rulewords import (
+    continuation,
+    has_rules,
+    result_words,
+    rules_summary,
+    short_duration,
+)
 from examtwist.wire import choice_lines
 
 PROGRAM = "examtwist-client"
@@ -31,28 +42,10 @@ class Options(ConnectionOptions):
     )
 
 
-def ask(prompt: str) -> str:
-    """One line from the user; EOFError at the end of input."""
-    return input(prompt).strip()
-
-
-def ask_password() -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass("Password: ")
-    # Scripted: the next line is the password, not echoed back.
-    sys.stdout.write("Password: ")
-    sys.stdout.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    print()
-    return line.rstrip("\r\n")
-
-
-def choose(prompt: str, answers: dict[str, object], hint: str):
+def choose(console: Console, prompt: str, answers: dict[str, object], hint: str):
     """Ask until one of C{answers} (any case) is given; return what it stands for."""
     while True:
-        answer = ask(prompt).lower()
+        answer = console.ask(prompt).lower()
         if answer in answers:
             return answers[answer]
         print(f"Please answer {hint}.")
@@ -64,22 +57,34 @@ def show_greeting(client: ExamClient) -> None:
         print(line)
 
 
-def sign_in(client: ExamClient) -> None:
+def sign_in(client: ExamClient, console: Console) -> None:
     """Register or log in, asking again after each refusal with the server's reason."""
     while True:
-        action = choose("Register or login? [r/l] ", ACCOUNT_ACTIONS, "r or l")
-        username = ask("Username: ")
-        password = ask_password()
+        action = choose(console, "Register or login? [r/l] ", ACCOUNT_ACTIONS, "r or l")
+        username = console.ask("Username: ")
+        password = console.password()
         try:
             getattr(client, action)(username, password)
         except (ServerError, InputError) as e:
-            print(f"Sorry: {e}")
+            print(f"Sorry: {explain(e)}")
             continue
         print("Registered and logged in." if action == "register" else "Logged in.")
         return
 
 
-def pick_test(client: ExamClient) -> Asked | None:
+def show_results(client: ExamClient) -> None:
+    """The student's ended attempts, when there are any (a version 1 server has none)."""
+    try:
+        results = client.results()
+    except ServerError:
+        return
+    if results:
+        print("Your results:")
+        for result in results:
+            print(f"  {result_words(result)}")
+
+
+def pick_test(client: ExamClient, console: Console) -> Asked | None:
     """List the tests and start the one chosen; None when there are none."""
     tests = client.list_tests()
     if not tests:
@@ -89,52 +94,85 @@ def pick_test(client: ExamClient) -> Asked | None:
     for test in tests:
         print(f"  {test.number}. {test.name} ({test.question_count} questions)")
     while True:
-        wanted = ask("Test number or name: ")
+        wanted = console.ask("Test number or name: ")
         if not wanted:
             continue
         try:
-            return client.take(wanted)
-        except ServerError as e:
-            print(f"Sorry: {e}")
+            if agreed_to_rules(client, console, wanted):
+                return client.take(wanted)
+        except (ServerError, InputError) as e:
+            print(f"Sorry: {explain(e)}")
+
+
+def agreed_to_rules(client: ExamClient, console: Console, wanted: str) -> bool:
+    """
+    A test with rules (a clock, limited attempts, a window) is started only when the student
+    says so, having read them; one without, as in version 1, at once.
+    """
+    try:
+        info = client.info(wanted)
+    except ServerError as e:
+        if e.code == 500:  # a version 1 server: no INFO, no rules
+            return True
+        raise
+    if not has_rules(info):
+        return True
+    return choose(console, f"{rules_summary(info)}: start? [y/n] ", YES_NO, "y or n")
 
 
 def show_question(question: Asked) -> None:
     print()
     print(question.heading)
+    if question.time_left is not None:
+        print(f"Time left: {short_duration(question.time_left)}")
     for line in question.question.text:
         print(line)
     for line in choice_lines(question.question.choices):
         print(f"  {line}")
 
 
-def ask_answer() -> str:
-    """A letter A-D; anything else is asked again here, the server never sees it."""
+def ask_answer(console: Console, server: ExamClient | None) -> str | None:
+    """
+    A letter A-D; anything else is asked again here, the server never sees it. With a
+    C{server} to listen to, None when it spoke first (the time is up).
+    """
     while True:
+        line = console.ask(f"Your answer ({LETTER_RANGE}): ", server)
+        if line is None:
+            return None
         try:
-            return check_answer(ask(f"Your answer ({LETTER_RANGE}): "))
+            return check_answer(line)
         except InputError:
             print(f"Please answer {LETTER_LIST}.")
 
 
-def take_test(client: ExamClient, question: Asked) -> Grade:
+def take_test(client: ExamClient, console: Console, question: Asked) -> Grade:
+    resumed = continuation(question.number, question.total, question.time_left is not None)
+    if resumed:
+        print(resumed)
     step: Asked | Grade = question
     while isinstance(step, Asked):
         show_question(step)
-        step = client.answer(ask_answer())
+        # Only a test with a deadline has the server speak unasked.
+        letter = ask_answer(console, client if step.time_left is not None else None)
+        step = client.unasked() if letter is None else client.answer(letter)
     print()
+    if step.time_up:
+        print(f"{TIME_IS_UP}: unanswered questions count as wrong.")
     print(step.text)
     return step
 
 
-def session(client: ExamClient) -> None:
+def session(client: ExamClient, console: Console) -> None:
     show_greeting(client)
-    sign_in(client)
+    sign_in(client, console)
+    show_results(client)
     while True:
-        question = pick_test(client)
+        question = pick_test(client, console)
         if question is None:
             return
-        take_test(client, question)
-        if not choose("Take another test? [y/n] ", YES_NO, "y or n"):
+        take_test(client, console, question)
+        if not choose(console, "Take another test? [y/n] ", YES_NO, "y or n"):
             return
 
 
@@ -143,9 +181,9 @@ def run(options: Options) -> int:
     client = None
     try:
         client = options.connect()
-        session(client)
+        session(client, Console())
     except ClientError as e:
-        print(f"{PROGRAM}: {e}", file=sys.stderr)
+        print(f"{PROGRAM}: {explain(e)}", file=sys.stderr)
         return 1
     except (EOFError, KeyboardInterrupt) as e:
         print()

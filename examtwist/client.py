@@ -1,18 +1,20 @@
 """
 The exam protocol from the student's side: one blocking connection whose methods are the
-dialogue (greeting, register, login, list tests, take, answer, quit).
+dialogue (greeting, register, login, list tests, a test's rules, take, answer, results, quit),
+and the one reply that comes unasked: the grade when a test's time is up.
 
 Both the command-line client and the GUI use it. It reads replies only through
-L{ReplyParser}, and turns every way a conversation can go wrong into a L{ClientError} whose
-message can be shown to a person as it is. Blocking sockets keep it usable from a plain script
-and from a GUI's worker thread alike; nothing here runs a reactor.
+L{ReplyParser}, makes values of them with L{examtwist.clientreplies}, and turns every way a
+conversation can go wrong into a L{ClientError} whose message can be shown to a person as it
+is. Blocking sockets keep it usable from a plain script and from a GUI's worker thread alike;
+nothing here runs a reactor.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
-from typing import NamedTuple
 
 from examtwist.clienterrors import (
     ClientError,
@@ -23,100 +25,32 @@ from examtwist.clienterrors import (
     ProtocolError,
     ServerError,
 )
-from examtwist.testbank import Question
-from examtwist.wire import (
-    LETTERS,
-    MAX_LINE,
-    Reply,
-    ReplyFormatError,
-    ReplyParser,
-    choice_lines,
-    parse_answer,
-    parse_grade,
-    parse_question_heading,
-    printable,
-    question_heading,
+from examtwist.clientreplies import (  # noqa: F401 (the clients' names for what they get)
+    LETTER_LIST,
+    LETTER_RANGE,
+    Asked,
+    BadReply,
+    Grade,
+    Greeting,
+    ListedTest,
+    check_answer,
+    grade_from,
+    info_from,
+    question_from,
+    results_from,
+    tests_from,
 )
+from examtwist.rulelines import Info, ResultLine
+from examtwist.wire import MAX_LINE, Reply, ReplyFormatError, ReplyParser, printable
 
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for a connection or a reply
-# How the clients name the answers they take: "A, B, C or D", "A-D".
-LETTER_LIST = f"{', '.join(LETTERS[:-1])} or {LETTERS[-1]}"
-LETTER_RANGE = f"{LETTERS[0]}-{LETTERS[-1]}"
-# What starts each choice line of a question: "A) " to "D) ".
-_CHOICE_PREFIXES = choice_lines([""] * len(LETTERS))
-
-
-class Greeting(NamedTuple):
-    """
-    The C{220} reply. A lucky connection's has a congratulation first, the addresses
-    of the connections counted so far next, and the welcome last.
-    """
-
-    lines: tuple[str, ...]
-
-    @property
-    def is_lucky(self) -> bool:
-        return len(self.lines) > 1
-
-    @property
-    def congratulation(self) -> str | None:
-        return self.lines[0] if self.is_lucky else None
-
-    @property
-    def addresses(self) -> tuple[str, ...]:
-        """Exactly as the server sent them, in its order (its own last)."""
-        return self.lines[1:-1]
-
-    @property
-    def welcome(self) -> str:
-        return self.lines[-1]
-
-
-class ListedTest(NamedTuple):
-    """One line of the C{212} list."""
-
-    number: int
-    name: str
-    question_count: int
-
-
-class Asked(NamedTuple):
-    """One C{350} reply: which question of how many, and the question as shown."""
-
-    number: int
-    total: int
-    question: Question
-
-    @property
-    def heading(self) -> str:
-        return question_heading(self.number, self.total)
-
-
-class Grade(NamedTuple):
-    """The C{250} reply; C{text} is the server's line, to be shown as it is."""
-
-    percent: str
-    correct: int
-    total: int
-    text: str
-
-
-def check_answer(letter: str) -> str:
-    """
-    An answer as the server wants it: one letter A to D, any case, surrounding blanks ignored.
-
-    @raise InputError: for anything else, so a client can ask again without a round trip.
-    """
-    answer = parse_answer(letter)
-    if answer is None:
-        raise InputError(f"answer with {LETTER_LIST}, not {letter.strip()!r}")
-    return answer
 
 
 class ExamClient:
     """
     One connection to an exam server. Use L{connect} to make one; each operation sends one
-    line and waits for its reply. Not thread-safe: one thread talks at a time.
+    line and waits for its reply. Not thread-safe: one thread talks at a time. In a test with
+    a deadline the server may speak unasked: L{ready} says so at once, L{unasked} reads it.
     """
 
     def __init__(self, sock: socket.socket, timeout: float | None = DEFAULT_TIMEOUT) -> None:
@@ -125,6 +59,7 @@ class ExamClient:
         self._parser = ReplyParser()
         self._replies: list[Reply] = []
         self._closed = False
+        self._stale = 0  # replies to come for answers sent after the deadline (in answer)
         try:
             self.greeting = Greeting(self._expect(self._read_reply(), 220).lines)
         except ClientError:
@@ -140,77 +75,78 @@ class ExamClient:
 
         @raise ConnectFailed: when no connection could be made.
         """
-        where = f"{host}:{port}"
-        try:
-            sock = socket.create_connection((host, port), timeout=timeout)
-        except socket.timeout:
-            raise ConnectFailed(
-                f"could not connect to {where}: no answer in {timeout:g} s"
-            ) from None
-        except OSError as e:
-            raise ConnectFailed(f"could not connect to {where}: {e.strerror or e}") from None
-        if tls or cafile:
-            try:
-                context = ssl.create_default_context(cafile=cafile)
-                sock = context.wrap_socket(sock, server_hostname=host)
-            except socket.timeout:
-                sock.close()
-                raise ConnectFailed(
-                    f"TLS with {where} failed: no handshake in {timeout:g} s"
-                ) from None
-            except (ssl.SSLError, OSError) as e:
-                sock.close()
-                reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or e
-                raise ConnectFailed(f"TLS with {where} failed: {reason}") from None
-        return cls(sock, timeout)
+        return cls(_open(host, port, tls or bool(cafile), cafile, timeout), timeout)
 
     # The dialogue
 
     def register(self, username: str, password: str) -> None:
-        """Create an account and be logged in as it. @raise ServerError: 553, 501, 503."""
+        """Create an account, logged in as it. @raise ServerError: 553, 501, 503, 554, 454."""
         self._command("REGISTER", _credentials(username, password), 231)
 
     def login(self, username: str, password: str) -> None:
         """
-        @raise ServerError: 535 (wrong), 501, 503.
+        @raise ServerError: 535 (wrong), 501, 503, 454 (too many failures lately).
         @raise ConnectionClosed: the third failure gets 421 and the server closes.
         """
         self._command("LOGIN", _credentials(username, password), 230)
 
     def list_tests(self) -> list[ListedTest]:
-        reply = self._command("EXAMS", None, 212)
-        tests = []
-        for line in reply.lines[1:-1]:
-            fields = line.split(" ")
-            if len(fields) != 3 or not (fields[0].isdigit() and fields[2].isdigit()):
-                raise self._broken(f"a test list line that is not 'number name count': {line!r}")
-            tests.append(ListedTest(int(fields[0]), fields[1], int(fields[2])))
-        return tests
+        return self._parsed(tests_from, self._command("EXAMS", None, 212))
+
+    def info(self, test: str | int) -> Info:
+        """A test's rules, by its number or name. @raise ServerError: 550, 500 (version 1)."""
+        return self._parsed(info_from, self._command("INFO", _test(test), 213))
 
     def take(self, test: str | int) -> Asked:
         """
-        Start a test, by its number or name as L{list_tests} gives them.
+        Start a test, by its number or name as L{list_tests} gives them; or continue the
+        user's suspended attempt of it, whose next unanswered question comes back.
 
-        @raise ServerError: 550 no such test, 530 not logged in.
+        @raise ServerError: 550 no such test, 530 not logged in, 554 not open or no attempts.
         """
-        wanted = str(test).strip()
-        if not wanted:
-            raise InputError("say which test: its number or its name")
-        return self._question(self._command("TAKE", wanted, 350))
+        return self._parsed(question_from, self._command("TAKE", _test(test), 350))
 
     def answer(self, letter: str) -> Asked | Grade:
         """
-        Answer the open question: the next L{Asked} question, or the L{Grade} after the last one.
+        Answer the open question: the next L{Asked} question, or the L{Grade} after the last
+        one, or after the deadline (C{time_up}; the answer was not counted).
 
         @raise InputError: for anything but A-D, without sending it.
         """
         reply = self._command(check_answer(letter), None, 350, 250)
-        if reply.code == 250:
-            grade = parse_grade(reply.text)
-            if grade is None:
-                raise self._broken(f"a grade line protocol.md does not know: {reply.text!r}")
-            return Grade(*grade, reply.text)
-        return self._question(reply)
+        if reply.code == 350:
+            return self._parsed(question_from, reply)
+        grade = self._parsed(grade_from, reply)
+        if grade.time_up:
+            # The server read the answer as a command of a logged-in connection: its
+            # "500 Please choose a valid command." comes next, to be passed over.
+            self._stale += 1
+        return grade
+
+    def results(self) -> list[ResultLine]:
+        """The user's ended attempts. @raise ServerError: 530, 500 (version 1)."""
+        return self._parsed(results_from, self._command("RESULTS", None, 216))
+
+    def ready(self) -> bool:
+        """True when the server has said something unasked; never waits."""
+        if self._replies:
+            return True
+        if self._closed:
+            return False
+        pending = self._sock.pending() if isinstance(self._sock, ssl.SSLSocket) else 0
+        return pending > 0 or bool(select.select([self._sock], [], [], 0)[0])
+
+    def unasked(self) -> Grade:
+        """
+        What the server said without being asked, during a test: the grade at its deadline.
+
+        @raise ConnectionClosed: a 421 (the test continued on another connection, idle
+            timeout, shutdown), or the server gone.
+        """
+        return self._parsed(grade_from, self._expect(self._read_reply(), 250))
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
 
     def quit(self) -> None:
         """
@@ -245,7 +181,11 @@ class ExamClient:
 
     def _command(self, verb: str, argument: str | None, *expected: int) -> Reply:
         self._send(verb if argument is None else f"{verb} {argument}")
-        return self._expect(self._read_reply(), *expected)
+        reply = self._read_reply()
+        while self._stale and reply.code != 421:
+            self._stale -= 1
+            reply = self._read_reply()
+        return self._expect(reply, *expected)
 
     def _send(self, line: str) -> None:
         data = line.encode("utf-8")
@@ -293,18 +233,11 @@ class ExamClient:
                 raise self._broken(str(e)) from None
         return self._replies.pop(0)
 
-    def _question(self, reply: Reply) -> Asked:
-        lines, count = reply.lines, len(_CHOICE_PREFIXES)
-        heading = parse_question_heading(lines[0])
-        choices = lines[-count:]
-        if (
-            heading is None
-            or len(lines) < count + 2
-            or any(not c.startswith(prefix) for prefix, c in zip(_CHOICE_PREFIXES, choices))
-        ):
-            raise self._broken(f"a question protocol.md does not allow: {lines!r}")
-        texts = tuple(c[len(prefix):] for prefix, c in zip(_CHOICE_PREFIXES, choices))
-        return Asked(*heading, Question(tuple(lines[1:-count]), texts))
+    def _parsed(self, parse, reply: Reply):  # a reply's value, or the server is broken
+        try:
+            return parse(reply)
+        except BadReply as e:
+            raise self._broken(str(e)) from None
 
     def _timed_out(self) -> ClientTimeout:
         self.close()
@@ -313,6 +246,38 @@ class ExamClient:
     def _broken(self, what: str) -> ProtocolError:
         self.close()
         return ProtocolError(f"the server broke the protocol ({what}); disconnected")
+
+
+def _open(host: str, port: int, tls: bool, cafile: str | None,
+          timeout: float | None) -> socket.socket:
+    """A connected socket, over TLS if asked. @raise ConnectFailed: with the reason."""
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.timeout:
+        raise ConnectFailed(f"could not connect to {where}: no answer in {timeout:g} s") from None
+    except OSError as e:
+        raise ConnectFailed(f"could not connect to {where}: {e.strerror or e}") from None
+    if not tls:
+        return sock
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+        return context.wrap_socket(sock, server_hostname=host)
+    except socket.timeout:
+        sock.close()
+        raise ConnectFailed(f"TLS with {where} failed: no handshake in {timeout:g} s") from None
+    except (ssl.SSLError, OSError) as e:
+        sock.close()
+        reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or e
+        raise ConnectFailed(f"TLS with {where} failed: {reason}") from None
+
+
+def _test(test: str | int) -> str:
+    """The argument of TAKE and INFO: a test's number or name."""
+    wanted = str(test).strip()
+    if not wanted:
+        raise InputError("say which test: its number or its name")
+    return wanted
 
 
 def _printable(reply: Reply) -> Reply:

@@ -5,7 +5,8 @@ The window never waits on the network. Each exchange with the server runs in one
 thread (L{NetworkWorker}) through the same blocking L{ExamClient} the command-line client
 uses, and Tk's thread picks up the outcomes from a queue it polls with C{after}. So Tk is only
 ever touched from its own thread, which is all it supports, and one connection's commands
-still go out one at a time, in order.
+still go out one at a time, in order. While no exchange is under way the same poll listens
+for what the server says unasked: the grade when a test's time is up, or a parting 421.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import tkinter as tk
 from typing import Callable
 
 from examtwist.client import Asked, ExamClient, Grade, ListedTest
-from examtwist.clienterrors import ClientError, ConnectionClosed
+from examtwist.clienterrors import ClientError, ConnectionClosed, ServerError, explain
 from examtwist.commandline import PORT_RULE, ConnectionOptions, is_port, parse_or_exit
+from examtwist.rulelines import Info, ResultLine
+from examtwist.rulewords import continuation, has_rules
 from examtwist.screens import Screens
 from examtwist.wire import LETTERS
 
@@ -87,6 +90,7 @@ class ExamWindow:
         self.timeout = timeout
         self.client: ExamClient | None = None
         self.tests: list[ListedTest] = []
+        self.chosen: ListedTest | None = None
         self.busy = False
         self.closed = False
 
@@ -100,6 +104,7 @@ class ExamWindow:
         root.bind("<KP_Enter>", self._on_return)
         root.bind("<Key>", self._on_key)
         self.screens.show("connect")
+        self._listen_id = root.after(POLL_MS, self._listen)
 
     # Talking to the server, always through the worker
 
@@ -122,7 +127,7 @@ class ExamWindow:
             self.client = None
             self.screens.show("connect")
         if isinstance(error, ClientError):
-            self.screens.say(_sentence(str(error)), error=True)
+            self.screens.say(_sentence(explain(error)), error=True)
         else:
             self.screens.say(f"Unexpected error: {error!r}", error=True)
         self.screens.refresh()
@@ -168,12 +173,31 @@ class ExamWindow:
         self.screens.show_tests(tests)
 
     def take(self) -> None:
+        """The chosen test's rules first when it has any; at once (as in version 1) if not."""
         selection = self.screens.tests_list.curselection()
         if not selection:
             return
         client, test = self.client, self.tests[selection[0]]
-        self._call(lambda: client.take(test.number), self.screens.show_question,
+        self.chosen = test
+        self._call(lambda: rules_or_question(client, test.number), self._rules_or_question,
                    f"Starting {test.name}…")
+
+    def _rules_or_question(self, step: Info | Asked) -> None:
+        if isinstance(step, Info):
+            self.screens.rules.fill(step)
+            self.screens.show("rules")
+        else:
+            self._started(step)
+
+    def start(self) -> None:
+        client, test = self.client, self.chosen
+        self._call(lambda: client.take(test.number), self._started, f"Starting {test.name}…")
+
+    def _started(self, asked: Asked) -> None:
+        self.screens.show_question(asked)
+        resumed = continuation(asked.number, asked.total, asked.time_left is not None)
+        if resumed:
+            self.screens.say(resumed)
 
     def pick(self, letter: str) -> None:
         self.screens.choice.set(letter)
@@ -187,10 +211,29 @@ class ExamWindow:
 
     def _answered(self, step: Asked | Grade) -> None:
         if isinstance(step, Grade):
-            self.screens.grade_label.configure(text=step.text)
-            self.screens.show("grade")
+            self.screens.show_grade(step)
         else:
             self.screens.show_question(step)
+
+    def _listen(self) -> None:
+        """While the connection is idle: what the server says unasked, as soon as it does."""
+        self._listen_id = self.root.after(POLL_MS, self._listen)
+        client = self.client
+        if client is not None and not self.busy and client.ready():
+            self._call(client.unasked, self._answered, "The server speaks…")
+
+    def results(self) -> None:
+        client = self.client
+        self._call(lambda: own_results(client), self._show_results, "Fetching your results…")
+
+    def _show_results(self, results: list[ResultLine] | None) -> None:
+        if results is None:
+            return self.screens.say("This server does not list results.", error=True)
+        self.screens.results.fill(results)
+        self.screens.show("results")
+
+    def back(self) -> None:
+        self.screens.show("tests")
 
     def another(self) -> None:
         self._call(self.client.list_tests, self._show_tests, "Fetching the tests…")
@@ -207,6 +250,7 @@ class ExamWindow:
         if self.closed:
             return
         self.closed = True
+        self.root.after_cancel(self._listen_id)
         self.worker.stop()
         self.root.destroy()
 
@@ -228,6 +272,30 @@ class ExamWindow:
             self.quit()
         else:
             self.screens.say(f"Unexpected error: {value!r}", error=True)
+
+
+# The blocking exchanges of more than one command, run by the worker.
+
+
+def rules_or_question(client: ExamClient, number: int) -> Info | Asked:
+    """A test's rules when it has any, to be shown first; else its first question."""
+    try:
+        info = client.info(number)
+    except ServerError as e:
+        if e.code != 500:  # 500: a version 1 server, without INFO or rules
+            raise
+        info = None
+    return info if info is not None and has_rules(info) else client.take(number)
+
+
+def own_results(client: ExamClient) -> list[ResultLine] | None:
+    """The student's results; None from a version 1 server, which keeps none for them."""
+    try:
+        return client.results()
+    except ServerError as e:
+        if e.code != 500:
+            raise
+        return None
 
 
 def _sentence(text: str) -> str:

@@ -1,7 +1,7 @@
 """
 What the C{examtwist-gui} window shows: one screen per step of a session (connect, account,
-tests, one question at a time, grade), a status line below them, and the dialog of a lucky
-greeting.
+tests, a test's rules, one question at a time with its countdown, grade, results), a status
+line below them, and the dialog of a lucky greeting.
 
 Only widgets live here. What their buttons do, and when the window is busy, is the
 L{examtwist.gui.ExamWindow}'s; every method here runs in Tk's thread.
@@ -12,8 +12,10 @@ from __future__ import annotations
 import tkinter as tk
 from tkinter import ttk
 
-from examtwist.client import LETTER_RANGE, Asked, Greeting, ListedTest
-from examtwist.wire import LETTERS, choice_lines
+from examtwist.client import Asked, Grade, Greeting, ListedTest
+from examtwist.questionscreen import QuestionScreen
+from examtwist.rulelines import TIME_IS_UP
+from examtwist.rulescreens import ResultsScreen, RulesScreen, titled
 
 ERROR_COLOUR = "#b00020"
 
@@ -21,8 +23,9 @@ ERROR_COLOUR = "#b00020"
 class Screens:
     """
     The widgets of one window. C{window} is the L{examtwist.gui.ExamWindow} they belong to:
-    buttons call its C{connect}, C{sign_in}, C{take}, C{next}, C{another} and C{quit}, and
-    its C{busy} disables them while the server is asked something.
+    buttons call its C{connect}, C{sign_in}, C{take}, C{start}, C{next}, C{another},
+    C{results}, C{back} and C{quit}, and its C{busy} disables them while the server is asked
+    something.
     """
 
     def __init__(self, root: tk.Tk, window, host: str, port: int, tls: bool) -> None:
@@ -35,29 +38,38 @@ class Screens:
             style.theme_use("clam")
         style.configure("Title.TLabel", font=("TkHeadingFont", 14, "bold"))
         style.configure("Grade.TLabel", font=("TkHeadingFont", 16, "bold"))
+        style.configure("Countdown.TLabel", font=("TkHeadingFont", 13, "bold"))
 
         self.status = ttk.Label(root, anchor="w", padding=(16, 6))
         self.status.pack(side="bottom", fill="x")
+        self.rules = RulesScreen(root, window)
+        self.question = q = QuestionScreen(root, window, self.refresh)
+        self.heading, self.progress, self.question_text = q.heading, q.progress, q.text
+        self.choice, self.choice_buttons = q.choice, q.choice_buttons
+        self.next_button = q.next_button
+        self.results = ResultsScreen(root, window)
         self.frames = {
             "connect": self._connect_screen(host, port, tls),
             "account": self._account_screen(),
             "tests": self._tests_screen(),
-            "question": self._question_screen(),
+            "rules": self.rules.frame,
+            "question": self.question.frame,
             "grade": self._grade_screen(),
+            "results": self.results.frame,
         }
         # What Enter presses on each screen.
         self.defaults = {
             "connect": self.connect_button,
             "account": self.login_button,
             "tests": self.take_button,
+            "rules": self.rules.start_button,
             "question": self.next_button,
             "grade": self.again_button,
+            "results": self.results.back_button,
         }
 
     def _titled(self, title: str) -> ttk.Frame:
-        frame = ttk.Frame(self.root, padding=16)
-        ttk.Label(frame, text=title, style="Title.TLabel").pack(anchor="w", pady=(0, 12))
-        return frame
+        return titled(self.root, title)[0]
 
     def _connect_screen(self, host: str, port: int, tls: bool) -> ttk.Frame:
         frame = self._titled("Connect to an exam server")
@@ -108,33 +120,16 @@ class Screens:
         buttons.pack(anchor="w", pady=12)
         self.take_button = ttk.Button(buttons, text="Take test", command=self.window.take)
         self.take_button.pack(side="left")
-        ttk.Button(buttons, text="Quit", command=self.window.quit).pack(side="left", padx=8)
-        return frame
-
-    def _question_screen(self) -> ttk.Frame:
-        frame = ttk.Frame(self.root, padding=16)
-        self.heading = ttk.Label(frame, style="Title.TLabel")
-        self.heading.pack(anchor="w")
-        self.progress = ttk.Progressbar(frame, length=480, mode="determinate")
-        self.progress.pack(anchor="w", fill="x", pady=(6, 12))
-        self.question_text = ttk.Label(frame, wraplength=480, justify="left")
-        self.question_text.pack(anchor="w", pady=(0, 8))
-        self.choice = tk.StringVar()
-        self.choice_buttons = []
-        for letter in LETTERS:
-            button = ttk.Radiobutton(
-                frame, variable=self.choice, value=letter, command=self.refresh
-            )
-            button.pack(anchor="w", pady=2)
-            self.choice_buttons.append(button)
-        keys = f"Keys: 1-{len(LETTERS)} or {LETTER_RANGE} choose, Enter goes on."
-        ttk.Label(frame, text=keys, foreground="#666").pack(anchor="w", pady=(8, 0))
-        self.next_button = ttk.Button(frame, text="Next", command=self.window.next)
-        self.next_button.pack(anchor="e", pady=8)
+        self.results_button = ttk.Button(buttons, text="Your results",
+                                         command=self.window.results)
+        self.results_button.pack(side="left", padx=8)
+        ttk.Button(buttons, text="Quit", command=self.window.quit).pack(side="left")
         return frame
 
     def _grade_screen(self) -> ttk.Frame:
         frame = self._titled("Your result")
+        self.grade_note = ttk.Label(frame)
+        self.grade_note.pack(anchor="w")
         self.grade_label = ttk.Label(frame, style="Grade.TLabel")
         self.grade_label.pack(anchor="w", pady=12)
         buttons = ttk.Frame(frame)
@@ -150,6 +145,8 @@ class Screens:
     # Showing
 
     def show(self, name: str) -> None:
+        if name != "question":
+            self.question.countdown.stop()
         if self.screen:
             self.frames[self.screen].pack_forget()
         self.screen = name
@@ -164,7 +161,9 @@ class Screens:
         """Buttons are usable only when what they do makes sense now."""
         idle = "disabled" if self.window.busy else "!disabled"
         for button in (self.connect_button, self.login_button, self.register_button,
-                       self.again_button, self.quit_button):
+                       self.again_button, self.quit_button, self.results_button,
+                       self.rules.start_button, self.rules.back_button,
+                       self.results.back_button):
             button.state([idle])
         self.take_button.state([idle if self.tests_list.curselection() else "disabled"])
         self.next_button.state([idle if self.choice.get() else "disabled"])
@@ -182,13 +181,14 @@ class Screens:
             self.say("There are no tests on this server yet.")
 
     def show_question(self, asked: Asked) -> None:
-        self.heading.configure(text=asked.heading)
-        self.progress.configure(maximum=asked.total, value=asked.number)
-        self.question_text.configure(text="\n".join(asked.question.text))
-        for button, line in zip(self.choice_buttons, choice_lines(asked.question.choices)):
-            button.configure(text=line)
-        self.choice.set("")
+        self.question.fill(asked)
         self.show("question")
+
+    def show_grade(self, grade: Grade) -> None:
+        note = f"{TIME_IS_UP}: unanswered questions count as wrong." if grade.time_up else ""
+        self.grade_note.configure(text=note)
+        self.grade_label.configure(text=grade.text)
+        self.show("grade")
 
     # The lucky greeting
 

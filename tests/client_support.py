@@ -237,3 +237,107 @@ async def stored_results(store) -> list[tuple]:
     """
     return [(r.username, r.test, r.outcome, r.correct, r.answered, r.total, r.grade)
             for r in await store.list_results()]
+
+
+class ScriptedConnection(Protocol):
+    """
+    One connection to a L{ScriptedServer}: it greets, then answers each line the script
+    expects next with the script's reply; a line out of the script gets a 599 reply that no
+    client accepts, so a test sees it. C{speak} sends a reply unasked.
+    """
+
+    def __init__(self, server: "ScriptedServer") -> None:
+        self.server = server
+        self.buffer = b""
+
+    def connectionMade(self) -> None:
+        self.server.connections.append(self)
+        self.transport.write(self.server.greeting)
+
+    def dataReceived(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8")
+            self.server.received.append(line)
+            script = self.server.script
+            if script and script[0][0] == line:
+                reply = script.pop(0)[1]
+                if reply is None:
+                    self.transport.loseConnection()
+                elif reply:
+                    self.transport.write(reply.encode("utf-8"))
+            else:
+                self.transport.write(f"599 Not in the script: {line}\r\n".encode("utf-8"))
+            self.server.heard()
+
+    def speak(self, reply: str) -> None:
+        self.transport.write(reply.encode("utf-8"))
+
+
+class ScriptedServer:
+    """
+    A line server on 127.0.0.1 that plays a script of (line expected, reply text) pairs, for
+    client tests of replies a real server gives only in circumstances hard to arrange. A
+    reply of "" sends nothing; None closes the connection.
+    """
+
+    def __init__(self, script: list[tuple[str, str | None]],
+                 greeting: str = "220 Welcome to the server!\r\n") -> None:
+        self.script = list(script)
+        self.greeting = greeting.encode("utf-8")
+        self.connections: list[ScriptedConnection] = []
+        self.received: list[str] = []
+        self._waiting: list[tuple[int, Deferred]] = []
+        self.port = 0
+
+    @classmethod
+    async def start(cls, testcase, script, **kwargs) -> "ScriptedServer":
+        server = cls(script, **kwargs)
+        factory = Factory.forProtocol(lambda: ScriptedConnection(server))
+        listener = await TCP4ServerEndpoint(reactor, 0, interface=LOOPBACK).listen(factory)
+        testcase.addCleanup(listener.stopListening)
+        testcase.addCleanup(lambda: [c.transport.abortConnection() for c in server.connections])
+        server.port = listener.getHost().port
+        return server
+
+    def heard(self) -> None:
+        for wait in list(self._waiting):
+            if len(self.received) >= wait[0]:
+                self._waiting.remove(wait)
+                wait[1].callback(list(self.received))
+
+    def lines(self, count: int) -> Deferred[list[str]]:
+        """Fires with every line received once there are C{count} of them."""
+        d: Deferred[list[str]] = Deferred()
+        self._waiting.append((count, d))
+        self.heard()
+        return d
+
+
+def reply_text(code: int, *lines: str) -> str:
+    """A reply as a server writes it: every line but the last marked as continued."""
+    return "".join(f"{code}{' ' if i == len(lines) - 1 else '-'}{line}\r\n"
+                   for i, line in enumerate(lines))
+
+
+# The 213 reply of a test "exam" of 3 questions, 10 minutes, 1 attempt left of 2, shuffled.
+EXAM_INFO = reply_text(213, "Test: exam", "Questions: 3", "Time limit: 600 s",
+                       "Attempts allowed: 2", "Attempts left: 1", "Order: shuffled",
+                       "End of info")
+
+
+# Each built-in math question's first line, and the text of its right choice: how a test finds
+# the right letter of a question whose choices a shuffled test reordered.
+MATH_RIGHT = {text[0]: choices["ABCD".index(letter)]
+              for (text, choices), letter in zip(MATH_AS_SHOWN, "BDCAC")}
+
+
+def right_letter(asked) -> str:
+    """The letter under which this math question (as a client got it) shows its right choice."""
+    right = MATH_RIGHT[asked.question.text[0]]
+    return "ABCD"[asked.question.choices.index(right)]
+
+
+async def with_rules(testcase, store, name: str, rules) -> None:
+    """Give a test its rules, as the admin would; a running server applies them at once."""
+    testcase.assertTrue(await store.set_rules(name, rules))
