@@ -3,8 +3,8 @@ The C{examtwist} admin command: look at and fill the database a server uses. Its
 the classes below whose names end in C{Options}; C{examtwist --help} shows an example of each,
 and each command takes its options before or after its arguments.
 
-Every command takes --db: a SQLite file or a PostgreSQL URL. It goes through the same L{Store}
-as the server, so it is safe to run beside running servers.
+Every command takes --db (copy: --from and --to): a SQLite file or a PostgreSQL URL. It goes
+through the same L{Store} as the server, so it is safe to run beside running servers.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from examtwist.commandline import CommandOptions, parse_or_exit
-from examtwist.storage.engines import URL_FORM, check_database, database_errors, engine_for
+from examtwist.storage.copying import CopyRefused, copy, report
+from examtwist.storage.engines import (
+    URL_FORM, BadDatabase, check_database, database_errors, engine_for)
 from examtwist.formats import FileFormatError, read_test, write_csv
-from examtwist.storage import Result, Store, StudentExists, TestExists
+from examtwist.grids import grade_text as _grade, grid, when as _when
+from examtwist.storage import Store, StudentExists, TestExists
 from examtwist.students import CSV_HEADER, make_student, read_students_csv
-from examtwist.wire import format_grade
 
 PROGRAM = "examtwist"
 
@@ -263,17 +265,42 @@ class CountOptions(_CommandGroup):
     ]
 
 
+class CopyOptions(CommandOptions):
+    synopsis = "--from SOURCE --to TARGET"
+    example = "examtwist copy --from examtwist.db --to postgresql://exams@db.example/exams"
+    optParameters = [
+        ["from", None, None, f"The database to copy: a SQLite file, or {URL_FORM}."],
+        ["to", None, None, "The database to copy into: new, or as the server just created it."],
+    ]
+
+    def postOptions(self) -> None:
+        for end in ("from", "to"):
+            try:
+                engine_for(self[end] or "")
+            except BadDatabase as e:
+                raise usage.UsageError(f"--{end}: {e}") from None
+        if self["from"] == self["to"]:
+            raise usage.UsageError("--from and --to are the same database")
+
+    async def run_alone(self, reactor, out) -> None:
+        try:
+            out.write(report(await copy(reactor, self["from"], self["to"])))
+        except CopyRefused as e:
+            raise AdminError(f"{e}; nothing was copied") from None
+
+
 class AdminOptions(_CommandGroup):
     program = PROGRAM
     synopsis = "COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
-    missing = "say which command: exams, results, students, users or count"
+    missing = "say which command: exams, results, students, users, count or copy"
     subCommands = [
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
         ["users", None, UsersOptions, "List the registered students."],
         ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
+        ["copy", None, CopyOptions, "Copy a whole database into a new one (SQLite, PostgreSQL)."],
     ]
 
     def getUsage(self, width: int | None = None) -> str:
@@ -290,31 +317,9 @@ class AdminOptions(_CommandGroup):
         return options
 
 
-def _grade(result: Result) -> str:
-    """A graded result's grade as the student was told it; empty for an abandoned one."""
-    return "" if result.grade is None else format_grade(round(result.grade * 10))
-
-
-def _when(stamp: str) -> str:
-    """A stored UTC time as the grids show it: C{2026-11-25 10:04:00 UTC}."""
-    return stamp.replace("T", " ").replace("Z", " UTC")
-
-
-def grid(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """
-    The original log's table: every cell padded to its column, one space after the widest,
-    and a rule between rows.
-    """
-    widths = [max(len(cell) for cell in column) + 1 for column in zip(header, *rows)]
-    rule = "+" + "+".join("-" * w for w in widths) + "+\n"
-
-    def line(cells):
-        return "|" + "|".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "|\n"
-
-    return rule + line(header) + rule + "".join(line(row) + rule for row in rows)
-
-
 async def _run(reactor, command, out) -> None:
+    if hasattr(command, "run_alone"):  # a command that opens its databases itself
+        return await command.run_alone(reactor, out)
     path = command["db"]
     if not command.creates_database and not engine_for(path).exists():
         raise AdminError(f"no database at {path} (give --db, or start the server once)")
