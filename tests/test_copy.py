@@ -15,6 +15,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from examtwist.storage import Answer, Order, Result, Store
+from examtwist.storage.copying import copy_order
 from examtwist.students import make_student
 from examtwist.testbank import Question, Rules, Test
 from tests.client_support import run_admin
@@ -267,3 +268,23 @@ class RefusedTests(CopyTestCase):
         )))
         self.assertEqual(await sql(target, "SELECT id, name FROM tests ORDER BY id"),
                          [(1, "math"), (2, "python"), (3, "Geometry")])
+
+
+class CopyOrderTests(TestCase):
+    async def test_after_what_it_references(self):
+        """
+        If tables reference others (as schema 6's do), then each comes after those it
+        references, and otherwise in order of name.
+        """
+        self.assertEqual(
+            copy_order({"answers": {"attempts"}, "attempts": {"users", "tests"},
+                        "questions": {"tests"}, "students": set(), "tests": set(),
+                        "users": set(), "teachers": {"users", "teachers"}}),
+            ["students", "tests", "questions", "users", "attempts", "answers", "teachers"],
+        )
+
+    async def test_a_circle_has_no_order(self):
+        """If two tables reference each other, then no order copies them: RuntimeError."""
+        with self.assertRaises(RuntimeError) as raised:
+            copy_order({"a": {"b"}, "b": {"a"}, "c": set()})
+        self.assertEqual(str(raised.exception), "no order copies the tables ['a', 'b']")
