@@ -96,7 +96,10 @@ async def what_is_in(db: str) -> dict:
                               if r.test == "Algebra") + [
                 (r.username, r.test, r.outcome, r.correct, r.answered, r.total, r.grade)
                 for r in results if r.test == "math"],
-            "answers": [tuple(a) for a in await store.list_answers()],
+            "answers": sorted(
+                tuple(a) if a.test == "Algebra" else (a.username, a.test, a.number, a.position,
+                                                      a.shown, a.meant, bool(a.correct))
+                for a in await store.list_answers()),
             "students": sorted((s.id, s.name, s.age) for s in await store.list_students()),
             "roster": [name for name, _ in await store.list_roster()],
         }
@@ -111,7 +114,9 @@ EXPECTED = {
                  "2026-01-05T09:01:00Z", "127.0.0.1:5000"),
                 ("ada", "math", "graded", 5, 5, 5, 100.0)],
     "answers": [("ada", "Algebra", "2026-01-05T09:00:00Z", 1, 1, "A", "C", True,
-                 "2026-01-05T09:00:30Z")],
+                 "2026-01-05T09:00:30Z")] + [
+        ("ada", "math", number, number, letter, letter, True)
+        for number, letter in enumerate(MATH_KEY, 1)],
     "students": STUDENTS,
     "roster": ["Grace"],
 }
@@ -162,7 +167,7 @@ class CopyBothWaysTests(CopyTestCase):
             "tests_version: 1 row",
             "users: 1 row",
             "attempts: 2 rows",
-            "answers: 1 row",
+            "answers: 6 rows",
             f"Copied {source} to {location(target)} in one transaction",
         ])
         self.assertEqual(await what_is_in(target), EXPECTED)
@@ -189,7 +194,7 @@ class CopyBothWaysTests(CopyTestCase):
             "tests_version: 1 row",
             "users: 1 row",
             "attempts: 2 rows",
-            "answers: 1 row",
+            "answers: 6 rows",
             f"Copied {location(source)} to {target} in one transaction",
         ])
         self.assertEqual(await what_is_in(target), EXPECTED)
@@ -215,7 +220,7 @@ class CopyBothWaysTests(CopyTestCase):
         await sql(source, "INSERT INTO teachers (id, user_id, subject) VALUES (7, 1, 'math')")
         code, out, err = await run_admin(self, "copy", "--from", source, "--to", target)
         self.assertEqual((code, err, out.splitlines()[7:11]),
-                         (0, "", ["users: 1 row", "attempts: 2 rows", "answers: 1 row",
+                         (0, "", ["users: 1 row", "attempts: 2 rows", "answers: 6 rows",
                                   "teachers: 1 row"]))
         self.assertEqual(await sql(target, "SELECT id, user_id, subject FROM teachers"),
                          [(7, 1, "math")])
