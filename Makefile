@@ -12,11 +12,23 @@ BENCH_ARGS ?=
 
 .PHONY: run test bench clean docs-screenshots
 
+# An editable install in setuptools' default mode (its "compat" mode is deprecated) gives the
+# commands, the metadata and the dependencies. Development then runs from this checkout, as
+# compat mode did: a .pth file puts the checkout on the venv's sys.path, so twistd finds
+# twisted/plugins/ here (its plugins are looked up in twisted/plugins/ folders on sys.path,
+# where `pip install .` puts ours in site-packages) and trial finds tests/.
+SITE_PACKAGES = $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+CHECKOUT_ON_PATH = echo $(CURDIR) > "$(SITE_PACKAGES)/examtwist-checkout.pth"
+# setuptools says "Editable installation." on every editable install: a notice (its
+# InformationOnly), not a deprecation, that folders named like the package in the working
+# directory come first on import; here they are the very same files. Only that notice is hidden.
+QUIET_NOTICE = PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=23" "setuptools>=64" wheel
-	# compat mode puts this checkout on sys.path, so twistd sees twisted/plugins/ here.
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	$(QUIET_NOTICE) $(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(CHECKOUT_ON_PATH)
 	touch $@
 
 run: $(STAMP)
@@ -26,7 +38,8 @@ test: $(STAMP)
 	$(BIN)/trial $(TRIAL_ARGS) tests
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]' --config-settings editable_mode=compat
+	$(QUIET_NOTICE) $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(CHECKOUT_ON_PATH)
 	touch $@
 
 bench: $(BENCH_STAMP)

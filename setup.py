@@ -32,9 +32,10 @@ setup(
         # Pillow takes the GUI test's screenshots from the virtual X screen; treq and Selenium
         # drive the web lookup over real sockets and in Debian's chromium; psycopg runs the
         # suites on PostgreSQL too; matplotlib and Flask let the bench's smoke test draw the
-        # plot and run the Flask peer, so CI runs those tests instead of skipping them.
+        # plot and run the Flask peer, so CI runs those tests instead of skipping them. build
+        # makes the wheel that tests/test_install.py installs in a fresh virtualenv.
         "test": ["hypothesis", "Pillow", "treq", "selenium", "psycopg[binary]>=3.2",
-                 "matplotlib", "flask"],
+                 "matplotlib", "flask", "build>=1.2"],
         # `make bench`: the plot, the profiler that finds what a missed target costs, and
         # Flask for the original web lookup it measures examtwist's beside.
         "bench": ["matplotlib", "py-spy", "flask"],

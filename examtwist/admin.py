@@ -5,8 +5,9 @@ C{admin_results}, C{admin_accounts}, C{admin_students}, C{admin_count}); C{examt
 shows an example of each, and each command takes its options before or after its arguments.
 A usage error exits with status 2, a failure with 1 and a line saying why.
 
-Every command takes --db: a SQLite file or a PostgreSQL URL. It goes through the same L{Store}
-as the server, so it is safe to run beside running servers.
+Every command takes --db (copy: --from and --to, C{admin_copy}): a SQLite file or a PostgreSQL
+URL. It goes through the same L{Store} as the server, so it is safe to run beside running
+servers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from twisted.internet.task import react
 
 from examtwist.admin_accounts import RosterOptions, UsersOptions
 from examtwist.admin_common import PROGRAM, AdminError, CommandGroup
+from examtwist.admin_copy import CopyOptions
 from examtwist.admin_count import CountOptions
 from examtwist.admin_exams import ExamsOptions
 from examtwist.admin_results import ResultsOptions
@@ -31,7 +33,7 @@ class AdminOptions(CommandGroup):
     program = PROGRAM
     synopsis = "COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
-    missing = "say which command: exams, results, users, roster, students or count"
+    missing = "say which command: exams, results, users, roster, students, count or copy"
     subCommands = [
         ["exams", None, ExamsOptions, "List, import, export tests; set and show their rules."],
         ["results", None, ResultsOptions, "Show the attempts that have ended, or their answers."],
@@ -39,6 +41,7 @@ class AdminOptions(CommandGroup):
         ["roster", None, RosterOptions, "The class roster that may register."],
         ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
+        ["copy", None, CopyOptions, "Copy a whole database into a new one (SQLite, PostgreSQL)."],
     ]
 
     def getUsage(self, width: int | None = None) -> str:
@@ -56,6 +59,8 @@ class AdminOptions(CommandGroup):
 
 
 async def _run(reactor, command, out) -> None:
+    if hasattr(command, "run_alone"):  # a command that opens its databases itself
+        return await command.run_alone(reactor, out)
     path = command["db"]
     if not command.creates_database and not engine_for(path).exists():
         raise AdminError(f"no database at {path} (give --db, or start the server once)")

@@ -203,8 +203,8 @@ class ExamsCommandTests(AdminTestCase):
         with the reason on its last line, and the exit status is 2.
         """
         for args, reason in [
-            ((), "examtwist: say which command: exams, results, users, roster, students or"
-                 " count"),
+            ((), "examtwist: say which command: exams, results, users, roster, students,"
+                 " count or copy"),
             (("exams",), "examtwist: say which: exams list, import, export, set or show"),
             (("exams", "import", "onlyname"),
              "examtwist: --format seed takes two files, QUESTIONS and ANSWERS"),
@@ -256,6 +256,8 @@ class HelpAndVersionTests(AdminTestCase):
             "  students import  examtwist students import students.csv --replace\n"
             "  count show       examtwist count show --db postgresql://exams@db.example/exams\n"
             "  count restart    examtwist count restart --db postgresql://exams@db.example/exams\n"
+            "  copy             examtwist copy --from examtwist.db"
+            " --to postgresql://exams@db.example/exams\n"
             "\n"
         ), ""))
 

@@ -97,6 +97,40 @@ class SQLiteEngine:
     def run(self, txn, interaction, *args):
         return interaction(txn, *args)
 
+    # For copying a whole database (storage.copying): a connection that begins its own
+    # transactions, the tables and what they reference, their ids.
+
+    def connect(self) -> sqlite3.Connection:
+        _create_private_file(self.path)
+        connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+        _on_sqlite_connect(connection)
+        return connection
+
+    def begin(self, connection, writing: bool) -> None:
+        """A snapshot to read, or the write lock taken now (no other writer meanwhile)."""
+        connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    def cursor(self, connection, name: str | None = None):
+        return connection.cursor()  # it reads rows as they are fetched, named or not
+
+    def tables(self, cursor) -> dict[str, set[str]]:
+        """Every table, with the tables its foreign keys reference."""
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                       " AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
+        names = [name for (name,) in cursor.fetchall()]
+        return {name: {row[2] for row in cursor.execute(
+            f"PRAGMA foreign_key_list({_quoted(name)})").fetchall()} for name in names}
+
+    def lock_tables(self, cursor, tables: list[str]) -> None:
+        """BEGIN IMMEDIATE holds the lock on every table already."""
+
+    def move_identities_past(self, cursor, tables: list[str]) -> None:
+        """An INTEGER PRIMARY KEY is the rowid: the next is past the largest by itself."""
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'  # a name as an identifier, on either database
+
 
 def _on_sqlite_connect(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode = WAL")
@@ -189,6 +223,50 @@ class PostgresEngine:
         txn.reconnect()
         txn.reopen()
         return interaction(_Placeholders(txn), *args)
+
+    # For copying a whole database, as SQLiteEngine's.
+
+    def connect(self):
+        return self._psycopg.connect(self.url, **self._extra)
+
+    def begin(self, connection, writing: bool) -> None:
+        """psycopg begins on the first statement; a reader sees one snapshot throughout."""
+        if not writing:
+            connection.isolation_level = self._psycopg.IsolationLevel.REPEATABLE_READ
+            connection.read_only = True
+
+    def cursor(self, connection, name: str | None = None):
+        """With a name, a server-side cursor: rows come as they are fetched, not all at once."""
+        return _Placeholders(connection.cursor(name) if name else connection.cursor())
+
+    def tables(self, cursor) -> dict[str, set[str]]:
+        cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'r'"
+                       " AND relnamespace = current_schema()::regnamespace")
+        found = {name: set() for (name,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT t.relname, r.relname FROM pg_constraint k"
+            " JOIN pg_class t ON t.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid"
+            " WHERE k.contype = 'f' AND t.relnamespace = current_schema()::regnamespace"
+        )
+        for name, referenced in cursor.fetchall():
+            found[name].add(referenced)
+        return found
+
+    def lock_tables(self, cursor, tables: list[str]) -> None:
+        """No node writes to them until this transaction ends; reading goes on."""
+        cursor.execute(f"LOCK TABLE {', '.join(map(_quoted, tables))} IN EXCLUSIVE MODE")
+
+    def move_identities_past(self, cursor, tables: list[str]) -> None:
+        """Ids given explicitly leave an identity's sequence behind: the next is past the max."""
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+        )
+        for table, column in cursor.fetchall():
+            if table in tables:
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max("
+                               f"{_quoted(column)}), 0) + 1, false) FROM {_quoted(table)}",
+                               (_quoted(table), column))
 
 
 def _import_psycopg(url: str):
