@@ -21,6 +21,7 @@ from examtwist.storage.engines import URL_FORM, check_database, database_errors,
 from examtwist.formats import FileFormatError, read_test, write_csv
 from examtwist.storage import Result, Store, StudentExists, TestExists
 from examtwist.students import CSV_HEADER, make_student, read_students_csv
+from examtwist.teacheradmin import TeachersOptions
 from examtwist.wire import format_grade
 
 PROGRAM = "examtwist"
@@ -267,13 +268,14 @@ class AdminOptions(_CommandGroup):
     program = PROGRAM
     synopsis = "COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
-    missing = "say which command: exams, results, students, users or count"
+    missing = "say which command: exams, results, students, users, count or teachers"
     subCommands = [
         ["exams", None, ExamsOptions, "List or import tests."],
         ["results", None, ResultsOptions, "Show every stored result."],
         ["users", None, UsersOptions, "List the registered students."],
         ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
+        ["teachers", None, TeachersOptions, "Add, list or remove the teachers' web accounts."],
     ]
 
     def getUsage(self, width: int | None = None) -> str:

@@ -24,6 +24,7 @@ from examtwist.storage import students as _students
 from examtwist.storage.batching import Coalescing
 from examtwist.storage.engines import engine_for
 from examtwist.storage.migrations import LATEST_VERSION, MIGRATIONS
+from examtwist.storage.teacherstore import TeacherArea
 from examtwist.storage.records import (
     ConnectionCount,
     Result,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-class Store:
+class Store(TeacherArea):
     """
     examtwist's data, in a SQLite file or a PostgreSQL database.
 
