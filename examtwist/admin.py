@@ -103,13 +103,13 @@ class ResultsOptions(_DatabaseOptions):
         if self["csv"]:
             write_csv(
                 out,
-                ["username", "test", "status", "grade", "correct", "answered", "total",
+                ["username", "test", "outcome", "grade", "correct", "answered", "total",
                  "started_at", "finished_at", "client"],
-                ([r.username, r.test, r.status, _grade(r), r.correct, r.answered, r.total,
+                ([r.username, r.test, r.outcome, _grade(r), r.correct, r.answered, r.total,
                   r.started_at, r.finished_at, r.client] for r in results),
             )
             return
-        rows = [(r.username, r.test, _grade(r) or r.status, _when(r.finished_at)) for r in results]
+        rows = [(r.username, r.test, _grade(r) or r.outcome, _when(r.finished_at)) for r in results]
         out.write(grid(("Client", "Test", "Result", "Date"), rows))
 
 

@@ -201,7 +201,7 @@ class ExamDesk(Service):
             Result(
                 username=attempt.username,
                 test=attempt.test.name,
-                status=status,
+                outcome=status,
                 correct=attempt.correct,
                 answered=attempt.index,
                 total=attempt.total,

@@ -34,9 +34,49 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Rules:
+    """
+    A test's rules (docs/protocol.md, "Test rules"); each is off by default, and a test with
+    all off behaves as in protocol version 1. Times are seconds since the epoch, UTC, whole
+    minutes: the opening minute is inside the window, the closing minute is not.
+    """
+
+    attempts: int | None = None  # how many attempts one user may start; None: unlimited
+    time_limit: int | None = None  # seconds from TAKE to the deadline; None: none
+    shuffled: bool = False  # questions and their choices in an order drawn per attempt
+    opens: int | None = None
+    closes: int | None = None
+
+    @property
+    def continuable(self) -> bool:
+        """An attempt left by anything but QUIT is suspended, to be continued, not abandoned."""
+        return self.attempts is not None or self.time_limit is not None or self.closes is not None
+
+    def is_open(self, now: float) -> bool:
+        return (self.opens is None or self.opens <= now) and (self.closes is None or now < self.closes)
+
+    def deadline(self, start: float) -> int | None:
+        """
+        The deadline of an attempt started at C{start}: the earlier of the time limit's end
+        (counted from the whole second it started in) and the closing time.
+        """
+        ends = [t for t in (self.closes,) if t is not None]
+        if self.time_limit is not None:
+            ends.append(int(start // 1) + self.time_limit)
+        return min(ends) if ends else None
+
+
+NO_RULES = Rules()
+
+# Seconds a suspended attempt of a test without a time limit waits to be continued.
+DEFAULT_RESUME_WINDOW = 1800
+
+
+@dataclass(frozen=True)
 class Test:
     name: str
     questions: tuple[Question, ...]
+    rules: Rules = NO_RULES
 
 
 def check_test_name(name: str) -> None:

@@ -233,7 +233,7 @@ async def waiting_for_input(process: ClientProcess, timeout: float = 10.0) -> No
 async def stored_results(store) -> list[tuple]:
     """
     Every result in the store, in order, without its times and address: (username, test,
-    status, correct, answered, total, grade).
+    outcome, correct, answered, total, grade).
     """
-    return [(r.username, r.test, r.status, r.correct, r.answered, r.total, r.grade)
+    return [(r.username, r.test, r.outcome, r.correct, r.answered, r.total, r.grade)
             for r in await store.list_results()]

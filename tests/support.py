@@ -151,7 +151,7 @@ class PostgresBackend:
         import psycopg
 
         connection = psycopg.connect(db)
-        connection.execute("LOCK TABLE results IN EXCLUSIVE MODE")
+        connection.execute("LOCK TABLE attempts IN EXCLUSIVE MODE")
         testcase.addCleanup(connection.close)
         return connection.commit
 

@@ -137,7 +137,7 @@ class ExamsCommandTests(AdminTestCase):
         code, out, err = await self.admin("results", "--csv", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
         header, row = out.splitlines()
-        self.assertEqual(header, "username,test,status,grade,correct,answered,total,started_at,"
+        self.assertEqual(header, "username,test,outcome,grade,correct,answered,total,started_at,"
                                  "finished_at,client")
         self.assertRegex(row, r"\Aada,trio,graded,66\.7,2,3,3,"
                               r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,"
@@ -292,7 +292,7 @@ class ResultsCommandTests(AdminTestCase):
         code, out, err = await self.admin("results", "--csv", "--db", self.db)
         self.assertEqual((code, err), (0, ""))
         self.assertEqual(out, (
-            "username,test,status,grade,correct,answered,total,started_at,finished_at,client\n"
+            "username,test,outcome,grade,correct,answered,total,started_at,finished_at,client\n"
             "alice,math,graded,66.7,2,3,3,2026-11-25T10:00:00Z,2026-11-25T10:04:00Z,"
             "127.0.0.1:5000\n"
             "bob,python,abandoned,,1,2,5,2026-11-25T11:00:00Z,2026-11-25T11:01:30Z,[::1]:5001\n"

@@ -267,7 +267,7 @@ class AttemptTests(DeskTestCase):
         self.assertEqual(await self.desk.answer(attempt, "A"), Grade(667, 2, 3))
         self.assertEqual(
             await self.stored_results(),
-            [Result(username="alice", test="trio", status="graded", correct=2, answered=3,
+            [Result(username="alice", test="trio", outcome="graded", correct=2, answered=3,
                     total=3, grade=66.7, started_at="-", finished_at="-", client=ADDRESS)],
         )
 
@@ -287,7 +287,7 @@ class AttemptTests(DeskTestCase):
         self.assertIsNone(await self.desk.abandon(attempt))
         attempt = await self.desk.start("alice", "python", ADDRESS)
         self.assertIsNone(await self.desk.abandon(attempt))
-        abandoned = dict(username="alice", status="abandoned", total=5, grade=None,
+        abandoned = dict(username="alice", outcome="abandoned", total=5, grade=None,
                          started_at="-", finished_at="-", client=ADDRESS)
         self.assertEqual(
             await self.stored_results(),
@@ -327,7 +327,7 @@ class GradeStorageTests(DeskTestCase):
 
         def reported(grade):
             in_database_when_reported.extend(
-                self.backend.execute(self.db, "SELECT status, grade FROM results"))
+                self.backend.execute(self.db, "SELECT outcome, grade FROM attempts"))
             return grade
 
         grading.addCallback(reported)
@@ -351,7 +351,7 @@ class GradeStorageTests(DeskTestCase):
         self.assertEqual(await self.desk.answer(attempt, "C"), Grade(1000, 5, 5))
         self.assertEqual(
             await self.stored_results(),
-            [Result(username="alice", test="math", status="graded", correct=5, answered=5,
+            [Result(username="alice", test="math", outcome="graded", correct=5, answered=5,
                     total=5, grade=100.0, started_at="-", finished_at="-", client=ADDRESS)],
         )
 
@@ -371,7 +371,7 @@ class GradeStorageTests(DeskTestCase):
         self.desk.store = await open_store(self, self.db)
         self.assertEqual(
             await self.stored_results(),
-            [Result(username="alice", test="math", status="graded", correct=5, answered=5,
+            [Result(username="alice", test="math", outcome="graded", correct=5, answered=5,
                     total=5, grade=100.0, started_at="-", finished_at="-", client=ADDRESS)],
         )
 
@@ -383,8 +383,8 @@ class LookupTests(DeskTestCase):
         self.assertIsNone(await self.desk.find_student(9))
 
     async def test_check(self) -> None:
-        """If the database answers, then the health check fires with its schema version, 4."""
-        self.assertEqual(await self.desk.check(), 5)
+        """If the database answers, then the health check fires with its schema version, 6."""
+        self.assertEqual(await self.desk.check(), 6)
 
 
 class PostgresAccountTests(OnPostgres, AccountTests):

@@ -35,8 +35,8 @@ STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 FROZEN = "2026-04-01T12:00:00Z"
 
 
-def result(username="alice", test="math", status="graded", correct=4, total=5, grade=80.0):
-    return Result(username, test, status, correct, total, total, grade,
+def result(username="alice", test="math", outcome="graded", correct=4, total=5, grade=80.0):
+    return Result(username, test, outcome, correct, total, total, grade,
                   "2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "127.0.0.1:5000")
 
 
@@ -314,7 +314,7 @@ class ResultTests(unittest.TestCase):
         store = await open_store(self)
         await store.add_user("alice", "h")
         graded = result()
-        abandoned = result(status="abandoned", grade=None, correct=1)._replace(answered=2)
+        abandoned = result(outcome="abandoned", grade=None, correct=1)._replace(answered=2)
         await store.record_result(graded)
         await store.record_result(abandoned)
         self.assertEqual(await store.list_results(), [graded, abandoned])
@@ -344,13 +344,13 @@ class ResultTests(unittest.TestCase):
     async def test_unknown_user_is_an_error(self):
         """
         If a result names a user nobody registered, then it fails with LookupError "no user
-        'nobody' or test 'math' to record a result for", and nothing is stored.
+        'nobody' or test 'math' for an attempt", and nothing is stored.
         """
         store = await open_store(self)
         with self.assertRaises(LookupError) as caught:
             await store.record_result(result("nobody"))
         self.assertEqual(str(caught.exception),
-                         "no user 'nobody' or test 'math' to record a result for")
+                         "no user 'nobody' or test 'math' for an attempt")
         self.assertEqual(await store.list_results(), [])
 
     async def test_results_asked_for_together_fail_alone(self):
@@ -375,7 +375,7 @@ class ResultTests(unittest.TestCase):
         writes = [store.record_result(result()) for _ in range(20)]
         await store.close()
         self.assertEqual([self.successResultOf(w) for w in writes], [None] * 20)
-        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"),
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM attempts"),
                          [(20,)])
 
     async def test_cancelled_call_still_waited_for_by_close(self):
@@ -393,7 +393,7 @@ class ResultTests(unittest.TestCase):
         self.assertFalse(closing.called)
         release()
         await closing
-        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM results"),
+        self.assertEqual(backend_of(self).execute(store.path, "SELECT count(*) FROM attempts"),
                          [(1,)])
 
 

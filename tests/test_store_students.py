@@ -146,7 +146,7 @@ class SchemaTwoFileTests(TestCase):
         db.close()
         return path
 
-    def dump(self, path: str, tables=("users", "tests", "questions", "results", "students")):
+    def dump(self, path: str, tables=("users", "tests", "questions", "attempts", "students")):
         with sqlite3.connect(path) as db:
             rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
             ddl = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))

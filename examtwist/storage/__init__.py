@@ -1,128 +1,66 @@
 """
 The store: examtwist's data, every SQL statement of it run off the reactor thread.
 
-One database holds users, tests, questions, results, the students of the web lookup and, when
+One database holds users, tests, questions, attempts and answers, the students of the web lookup and, when
 several nodes share it, their count of connections: a SQLite file, or a PostgreSQL database.
 All calls go through an adbapi connection pool (one connection for SQLite, a few for
 PostgreSQL; L{examtwist.storage.engines} says what differs), so each method of L{Store} is one
 short transaction in a worker thread and returns a Deferred. Only parameterized SQL.
 
 The queries are plain DB-API functions of the transaction, one module for each thing they are
-about: C{accounts}, C{catalog} (tests and questions), C{results}, C{students}, C{counts}; the
-schema is the .sql files C{migrations} runs. C{records} has the values and exceptions callers
-see; C{batching} serves the calls that queue up with one transaction.
+about: C{accounts} (and the roster), C{catalog} (tests, questions, rules), C{attempts} (and
+answers), C{students}, C{counts}; the schema is the .sql files C{migrations} runs. C{records}
+has the values and exceptions callers see; C{running} runs transactions; C{batching} serves the
+calls that queue up with one transaction.
 """
 
 from __future__ import annotations
 
-from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.defer import Deferred
 
-from examtwist.storage import accounts, catalog, counts, migrations, results
+from examtwist.storage import accounts, attempts, catalog, counts, migrations
 # As _students: add_students() has a parameter of that name.
 from examtwist.storage import students as _students
+from examtwist.storage.attempts import Answer, Ending, Fresh, Order, Taken
 from examtwist.storage.batching import Coalescing
-from examtwist.storage.engines import engine_for
 from examtwist.storage.migrations import LATEST_VERSION, MIGRATIONS
 from examtwist.storage.teacherstore import TeacherArea
 from examtwist.storage.records import (
+    AnswerRow,
     ConnectionCount,
+    NoAttemptsLeft,
     Result,
     StoreClosed,
     StudentExists,
+    TakenOver,
     TestExists,
     TestSummary,
     UserSummary,
     utc_now,
+    utc_text,
 )
+from examtwist.storage.running import Transactions
 from examtwist.students import Student
-from examtwist.testbank import Test
+from examtwist.testbank import DEFAULT_RESUME_WINDOW, Rules, Test
 
 __all__ = [
-    "Store", "StoreClosed", "TestExists", "StudentExists", "Result", "TestSummary",
-    "UserSummary", "ConnectionCount", "utc_now", "MIGRATIONS", "LATEST_VERSION",
+    "Store", "StoreClosed", "TestExists", "StudentExists", "NoAttemptsLeft", "TakenOver",
+    "Result", "Answer", "AnswerRow", "Ending", "Fresh", "Order", "Taken", "TestSummary",
+    "UserSummary", "ConnectionCount", "utc_now", "utc_text", "MIGRATIONS", "LATEST_VERSION",
 ]
 
 
-class Store(TeacherArea):
+class Store(Transactions, TeacherArea):
     """
-    examtwist's data, in a SQLite file or a PostgreSQL database.
-
-    L{start} opens it (creating and migrating the schema); L{close} waits for the
-    interactions in flight and closes it.
-
-    @ivar path: the C{--db} it was given: a SQLite file or a PostgreSQL URL.
-    @ivar location: the same without any password, to show.
-    @ivar shared: other nodes may use the database at once (PostgreSQL), so connections are
-        counted in it.
+    examtwist's data, in a SQLite file or a PostgreSQL database: every method is one named
+    transaction run off the reactor (L{Transactions}).
     """
 
     def __init__(self, reactor, path: str, busy_timeout: float = 10.0) -> None:
-        self._reactor = reactor
-        self._engine = engine_for(path, busy_timeout)
-        self.path = path
-        self.location = self._engine.location
-        self.shared = self._engine.shared
-        self._pool: adbapi.ConnectionPool | None = None
-        self._schema_work: Deferred | None = None
-        self._inflight: set[Deferred] = set()
-        self._closed = False
+        super().__init__(reactor, path, busy_timeout)
         self._bank_checks = Coalescing(self._run, catalog.fresh_bank, catalog.BankCache())
-        self._result_writes = Coalescing(self._run, results.record_results)
-
-    def start(self) -> Deferred[None]:
-        """Open the database and bring its schema up to date (C{create_db} of the original)."""
-        self._pool = self._engine.open_pool(self._reactor)
-        self._schema_work = self._pool.runInteraction(
-            self._engine.run, migrations.migrate, self._engine
-        )
-        return self._track(self._schema_work)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await DeferredList(list(self._inflight), consumeErrors=True)
-        if self._pool is not None:
-            self._pool.close()
-
-    def _run(self, interaction, *args) -> Deferred:
-        """
-        Run one interaction in a worker thread, once the schema is up to date (the pool may have
-        several threads). The caller gets a Deferred of its own: cancelling it stops the
-        waiting, not the work, which L{close} still waits for.
-        """
-        if self._closed or self._pool is None:
-            return fail(StoreClosed())
-        if self._schema_work.called:
-            return self._track(self._pool.runInteraction(self._engine.run, interaction, *args))
-        return self._track(
-            self._after_schema().addCallback(
-                lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
-            )
-        )
-
-    def _after_schema(self) -> Deferred[None]:
-        ready: Deferred[None] = Deferred()
-
-        def over(result):
-            ready.callback(None)
-            return result
-
-        self._schema_work.addBoth(over)
-        return ready
-
-    def _track(self, work: Deferred) -> Deferred:
-        self._inflight.add(work)
-        answer: Deferred = Deferred()
-
-        def finished(result):
-            self._inflight.discard(work)
-            if not answer.called:
-                answer.callback(result)
-
-        work.addBoth(finished)
-        return answer
+        self._result_writes = Coalescing(self._run, attempts.record_results)
+        self._answer_writes = Coalescing(self._run, attempts.record_answers)
 
     # Users
 
@@ -144,10 +82,23 @@ class Store(TeacherArea):
     def list_users(self) -> Deferred[list[UserSummary]]:
         return self._run(accounts.list_users)
 
+    def add_to_roster(self, usernames: list[str]) -> Deferred[int]:
+        """Fires with how many of the names were not on the roster already."""
+        return self._run(accounts.add_to_roster, usernames, utc_now())
+
+    def on_roster(self, username: str) -> Deferred[bool]:
+        return self._run(accounts.on_roster, username)
+
+    def list_roster(self) -> Deferred[list[tuple[str, str]]]:
+        return self._run(accounts.list_roster)
+
     # Tests
 
-    def list_tests(self) -> Deferred[list[TestSummary]]:
-        return self._bank_checks(None).addCallback(lambda bank: bank.summaries)
+    def list_tests(self, now: float | None = None) -> Deferred[list[TestSummary]]:
+        """Every test; with C{now}, those whose window (if any) is open then."""
+        return self._bank_checks(None).addCallback(
+            lambda bank: bank.summaries if now is None else bank.listed(now)
+        )
 
     def find_test(self, wanted: str) -> Deferred[Test | None]:
         """The test EXAMS lists under this number, or with this name in any case."""
@@ -165,14 +116,51 @@ class Store(TeacherArea):
         """
         return self._run(catalog.add_test, test, replace, utc_now())
 
-    # Results
+    def set_rules(self, name: str, rules: Rules) -> Deferred[bool]:
+        """Give a test (named in any case) these rules; False if there is none."""
+        return self._run(catalog.set_rules, name, rules)
 
-    def record_result(self, result: Result) -> Deferred[None]:
-        """Store a result; the Deferred fires once it is committed."""
-        return self._result_writes(result)
+    # Attempts
 
-    def list_results(self) -> Deferred[list[Result]]:
-        return self._run(results.list_results)
+    def record_result(self, result: Result, order: Order = Order("", ""),
+                      answers: tuple[Answer, ...] = ()) -> Deferred[None]:
+        """Store an attempt that has ended, with its answers; fires once it is committed."""
+        return self._result_writes((result, order, answers))
+
+    def take_attempt(self, username: str, test: str, allowed: int | None, fresh: Fresh,
+                     holder: str, now: float, resume_window: float) -> Deferred[Taken]:
+        """
+        The user's open attempt of the test, now held by C{holder}, or a new one.
+        @raise NoAttemptsLeft: (in the Deferred)
+        """
+        return self._run(attempts.take, username, test, allowed, fresh, holder, now,
+                         resume_window)
+
+    def record_answer(self, attempt_id: int, holder: str, answer: Answer,
+                      ending: Ending | None = None) -> Deferred[None]:
+        """An answer of a held attempt (and its end, with the last). @raise TakenOver:"""
+        return self._answer_writes((attempt_id, holder, answer, ending))
+
+    def end_attempt(self, attempt_id: int, holder: str, ending: Ending) -> Deferred[None]:
+        """@raise TakenOver: (in the Deferred) the holder no longer holds it."""
+        return self._run(attempts.end, attempt_id, holder, ending)
+
+    def suspend_attempt(self, attempt_id: int, holder: str, now: str) -> Deferred[bool]:
+        return self._run(attempts.suspend, attempt_id, holder, now)
+
+    def count_attempts(self, username: str, test: str) -> Deferred[int]:
+        return self._run(attempts.count_attempts, username, test)
+
+    def list_results(self, user: str | None = None, test: str | None = None,
+                     now: float | None = None,
+                     resume_window: float = DEFAULT_RESUME_WINDOW) -> Deferred[list[Result]]:
+        """The attempts that have ended, in the order they ended; their time up comes first."""
+        now = self._reactor.seconds() if now is None else now
+        return self._run(attempts.list_results, now, resume_window, user, test)
+
+    def list_answers(self, user: str | None = None,
+                     test: str | None = None) -> Deferred[list[AnswerRow]]:
+        return self._run(attempts.list_answers, user, test)
 
     # Students of the web lookup
 

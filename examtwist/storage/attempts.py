@@ -1,0 +1,289 @@
+"""
+Attempts of tests and the answers given in them (schema 6).
+
+An attempt of a test with its rules off is written once, when it ends, with its answers, many
+at a time under load (one commit for each batch, see L{examtwist.storage.batching}). An
+attempt that can be continued (an attempts limit or a deadline) is written when it starts and
+each answer as it is given, and is held by one connection at a time: every write names the
+holder, and a write by a connection that no longer holds it changes nothing (L{TakenOver}).
+An open attempt whose deadline or resume window has passed is ended by whoever looks first
+(L{settle}): the next TAKE, RESULTS, or the admin's results.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from examtwist.attempts import grade_tenths
+from examtwist.storage.records import (
+    AnswerRow,
+    NoAttemptsLeft,
+    Result,
+    TakenOver,
+    utc_seconds,
+    utc_text,
+)
+
+
+class Answer(NamedTuple):
+    number: int  # the question's number as shown
+    position: int  # its stored position
+    shown: str  # the letter chosen
+    meant: str  # the stored choice that letter showed
+    correct: bool
+    answered_at: str
+
+
+class Order(NamedTuple):
+    """An attempt's order as stored: "" for both when the test's own order is shown."""
+
+    questions: str  # stored positions in the order shown: "3,1,2"
+    choices: str  # per question shown, the stored choice under each letter: "BDAC,ABCD"
+
+
+class Fresh(NamedTuple):
+    """An attempt about to start: what a new row holds."""
+
+    started_at: str
+    deadline: str | None
+    order: Order
+    total: int
+    client: str
+
+
+class Taken(NamedTuple):
+    """An open attempt, now held by the connection that took it."""
+
+    id: int
+    continued: bool
+    started_at: str
+    deadline: str | None
+    order: Order
+    answered: int
+    correct: int
+    previous_holder: str | None  # the connection that held it (None: it was suspended)
+
+
+class Ending(NamedTuple):
+    outcome: str  # graded, time_up or abandoned
+    grade: float | None
+    finished_at: str
+
+
+def _ids(txn, username: str, test: str) -> tuple[int, int]:
+    txn.execute(
+        "SELECT users.id, tests.id FROM users, tests WHERE users.username = ? AND tests.name = ?",
+        (username, test),
+    )
+    found = txn.fetchone()
+    if found is None:
+        raise LookupError(f"no user {username!r} or test {test!r} for an attempt")
+    return found
+
+
+# Attempts written when they end
+
+def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -> list:
+    """
+    One commit for all. An attempt without its user or test fails alone; any other error
+    rolls back the whole transaction and fails every one in it: none is stored.
+    """
+    outcomes: list[LookupError | None] = []
+    for result, order, answers in items:
+        try:
+            user_id, test_id = _ids(txn, result.username, result.test)
+        except LookupError as e:
+            outcomes.append(e)
+            continue
+        txn.execute(
+            "INSERT INTO attempts (user_id, test_id, outcome, correct, answered, total, grade,"
+            " started_at, finished_at, question_order, choice_order, client)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (user_id, test_id, result.outcome, result.correct, result.answered, result.total,
+             result.grade, result.started_at, result.finished_at, *order, result.client),
+        )
+        _insert_answers(txn, txn.fetchone()[0], answers)
+        outcomes.append(None)
+    return outcomes
+
+
+def _insert_answers(txn, attempt_id: int, answers) -> None:
+    if answers:
+        txn.executemany(
+            "INSERT INTO answers (attempt_id, number, position, shown, meant, correct,"
+            " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(attempt_id, a.number, a.position, a.shown, a.meant, int(a.correct), a.answered_at)
+             for a in answers],
+        )
+
+
+# Attempts that can be continued
+
+def take(txn, username: str, test: str, allowed: int | None, fresh: Fresh, holder: str,
+         now: float, resume_window: float) -> Taken:
+    """
+    Hold the user's open attempt of the test, or start one if they have an attempt left.
+
+    @raise NoAttemptsLeft: none open, and C{allowed} started already.
+    """
+    user_id, test_id = _ids(txn, username, test)
+    # Takes of one user wait for each other here, on every node: two never both start one.
+    txn.execute("UPDATE users SET id = id WHERE id = ?", (user_id,))
+    settle(txn, now, resume_window, "user_id = ? AND test_id = ?", (user_id, test_id))
+    txn.execute(
+        "SELECT id, started_at, deadline, question_order, choice_order, answered, correct, holder"
+        " FROM attempts WHERE user_id = ? AND test_id = ? AND outcome = 'open'",
+        (user_id, test_id),
+    )
+    found = txn.fetchone()
+    if found is not None:
+        txn.execute(
+            "UPDATE attempts SET holder = ?, suspended_at = NULL WHERE id = ?", (holder, found[0])
+        )
+        return Taken(found[0], True, found[1], found[2], Order(found[3], found[4]), *found[5:])
+    if allowed is not None:
+        txn.execute(
+            "SELECT count(*) FROM attempts WHERE user_id = ? AND test_id = ?", (user_id, test_id)
+        )
+        if txn.fetchone()[0] >= allowed:
+            raise NoAttemptsLeft(test)
+    txn.execute(
+        "INSERT INTO attempts (user_id, test_id, outcome, correct, answered, total, started_at,"
+        " deadline, question_order, choice_order, holder, client)"
+        " VALUES (?, ?, 'open', 0, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (user_id, test_id, fresh.total, fresh.started_at, fresh.deadline, *fresh.order, holder,
+         fresh.client),
+    )
+    return Taken(txn.fetchone()[0], False, fresh.started_at, fresh.deadline, fresh.order, 0, 0,
+                 None)
+
+
+def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> list:
+    """
+    Each answer of a held attempt, and the attempt's end with its last one: one commit for
+    all; an attempt no longer held by the writer fails alone (L{TakenOver}).
+    """
+    outcomes: list[TakenOver | None] = []
+    for attempt_id, holder, answer, ending in items:
+        end = ", outcome = ?, grade = ?, finished_at = ?" if ending else ""
+        txn.execute(
+            f"UPDATE attempts SET answered = answered + 1, correct = correct + ?{end}"
+            " WHERE id = ? AND holder = ? AND outcome = 'open' AND answered = ?",
+            (int(answer.correct), *(ending or ()), attempt_id, holder, answer.number - 1),
+        )
+        if txn.rowcount != 1:
+            outcomes.append(TakenOver(attempt_id))
+            continue
+        _insert_answers(txn, attempt_id, (answer,))
+        outcomes.append(None)
+    return outcomes
+
+
+def end(txn, attempt_id: int, holder: str, ending: Ending) -> None:
+    """
+    End a held attempt: time up, or abandoned by QUIT.
+    @raise TakenOver: another connection holds it, or it has ended.
+    """
+    txn.execute(
+        "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
+        " WHERE id = ? AND holder = ? AND outcome = 'open'",
+        (*ending, attempt_id, holder),
+    )
+    if txn.rowcount != 1:
+        raise TakenOver(attempt_id)
+
+
+def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
+    """Let go of a held attempt, to be continued; False if the holder had lost it already."""
+    txn.execute(
+        "UPDATE attempts SET holder = NULL, suspended_at = ?"
+        " WHERE id = ? AND holder = ? AND outcome = 'open'",
+        (now, attempt_id, holder),
+    )
+    return txn.rowcount == 1
+
+
+def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=()) -> int:
+    """
+    End the open attempts whose time has come (of those C{where} selects): at the deadline,
+    graded as time up; suspended longer than the resume window, abandoned when it ran out.
+    Fires with how many it ended.
+    """
+    txn.execute(
+        "SELECT id, correct, total, deadline, suspended_at FROM attempts WHERE outcome = 'open'"
+        f" AND (deadline <= ? OR suspended_at <= ?) AND {where}",
+        (utc_text(now), utc_text(now - resume_window), *args),
+    )
+    ended = 0
+    for attempt_id, correct, total, deadline, suspended_at in txn.fetchall():
+        due = [(utc_seconds(deadline), "time_up")] if deadline else []
+        if suspended_at:
+            due.append((utc_seconds(suspended_at) + resume_window, "abandoned"))
+        when, outcome = min(t for t in due if t[0] <= now)
+        grade = _grade(correct, total) if outcome == "time_up" else None
+        txn.execute(
+            "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
+            " WHERE id = ? AND outcome = 'open'",
+            (outcome, grade, utc_text(when), attempt_id),
+        )
+        ended += txn.rowcount
+    return ended
+
+
+def _grade(correct: int, total: int) -> float:
+    return grade_tenths(correct, total) / 10
+
+
+# Reading
+
+def count_attempts(txn, username: str, test: str) -> int:
+    """How many attempts of the test the user has started, however they ended."""
+    txn.execute(
+        "SELECT count(*) FROM attempts JOIN users ON users.id = attempts.user_id"
+        " JOIN tests ON tests.id = attempts.test_id WHERE users.username = ? AND tests.name = ?",
+        (username, test),
+    )
+    return txn.fetchone()[0]
+
+
+def _filters(user: str | None, test: str | None) -> tuple[str, tuple]:
+    where, args = [], []
+    if user is not None:
+        where.append("users.username = ?")
+        args.append(user)
+    if test is not None:
+        where.append("lower(tests.name) = lower(?)")
+        args.append(test)
+    return "".join(f" AND {w}" for w in where), tuple(args)
+
+
+def list_results(txn, now: float, resume_window: float, user: str | None = None,
+                 test: str | None = None) -> list[Result]:
+    """The attempts that have ended (of this user, of this test), in the order they ended."""
+    settle(txn, now, resume_window)
+    where, args = _filters(user, test)
+    txn.execute(
+        "SELECT users.username, tests.name, attempts.outcome, attempts.correct,"
+        " attempts.answered, attempts.total, attempts.grade, attempts.started_at,"
+        " attempts.finished_at, attempts.client"
+        " FROM attempts JOIN users ON users.id = attempts.user_id"
+        " JOIN tests ON tests.id = attempts.test_id WHERE attempts.outcome <> 'open'"
+        f"{where} ORDER BY attempts.finished_at, attempts.id",
+        args,
+    )
+    return [Result(*row) for row in txn.fetchall()]
+
+
+def list_answers(txn, user: str | None = None, test: str | None = None) -> list[AnswerRow]:
+    """Every answer of the attempts that have ended, attempt by attempt, in the order given."""
+    where, args = _filters(user, test)
+    txn.execute(
+        "SELECT users.username, tests.name, attempts.started_at, answers.number,"
+        " answers.position, answers.shown, answers.meant, answers.correct, answers.answered_at"
+        " FROM answers JOIN attempts ON attempts.id = answers.attempt_id"
+        " JOIN users ON users.id = attempts.user_id JOIN tests ON tests.id = attempts.test_id"
+        f" WHERE attempts.outcome <> 'open'{where}"
+        " ORDER BY attempts.finished_at, attempts.id, answers.number",
+        args,
+    )
+    return [AnswerRow(*row[:7], bool(row[7]), row[8]) for row in txn.fetchall()]
