@@ -19,8 +19,9 @@ from zope.interface import implementer
 # Klein's forms carry their CSRF token in this field.
 from klein._form import CSRF_PROTECTION
 
-from examtwist.storage.gradebook import Rules, TestRow, seconds_of
-from examtwist.storage.records import TIME_FORMAT
+from examtwist.storage.gradebook import TestRow
+from examtwist.storage.records import TIME_FORMAT, utc_seconds, utc_text
+from examtwist.testbank import Rules
 
 CSRF_FIELD = CSRF_PROTECTION.encode("ascii")
 MAX_ATTEMPTS = 1000
@@ -74,7 +75,8 @@ def _minutes(text: str) -> int:
     return round(minutes * 60)
 
 
-def _utc(text: str) -> str:
+def _utc(text: str) -> int:
+    """A time to the minute, UTC, in seconds since the epoch."""
     found = _LOCAL_TIME.match(text)
     if found is None:
         raise ValidationError("A time is written YYYY-MM-DD HH:MM (UTC), or blank")
@@ -83,7 +85,7 @@ def _utc(text: str) -> str:
         time.strptime(stamp, TIME_FORMAT)
     except ValueError:
         raise ValidationError(f"There is no such time as {text}") from None
-    return stamp
+    return utc_seconds(stamp)
 
 
 def _checked(text: str) -> bool:
@@ -105,7 +107,7 @@ def rules_from_form(values: dict) -> tuple[Rules, dict[str, str]]:
     rules = Rules(values["attempts"], values["minutes"], bool(values["shuffled"]),
                   values["opens"], values["closes"])
     errors = {}
-    if rules.opens_at and rules.closes_at and rules.closes_at <= rules.opens_at:
+    if rules.opens is not None and rules.closes is not None and rules.closes <= rules.opens:
         errors["closes"] = "The test must close after it opens"
     return rules, errors
 
@@ -113,24 +115,23 @@ def rules_from_form(values: dict) -> tuple[Rules, dict[str, str]]:
 def form_values(rules: Rules) -> dict:
     """What the rules' form shows for the rules a test has."""
     return {
-        "attempts": str(rules.max_attempts or ""),
+        "attempts": str(rules.attempts or ""),
         "minutes": f"{rules.time_limit / 60:.2f}".rstrip("0").rstrip(".")
         if rules.time_limit else "",
         "shuffled": rules.shuffled,
-        "opens": rules.opens_at[:16] if rules.opens_at else "",
-        "closes": rules.closes_at[:16] if rules.closes_at else "",
+        "opens": "" if rules.opens is None else utc_text(rules.opens)[:16],
+        "closes": "" if rules.closes is None else utc_text(rules.closes)[:16],
     }
 
 
-def is_live(row: TestRow, now: str) -> bool:
+def is_live(row: TestRow, now: float) -> bool:
     """Its window is open, and students are in it or one started or ended lately."""
-    rules = row.rules
-    if (rules.opens_at and now < rules.opens_at) or (rules.closes_at and now >= rules.closes_at):
+    if not row.rules.is_open(now):
         return False
     if row.in_progress:
         return True
     return bool(row.last_activity) and (
-        seconds_of(now) - seconds_of(row.last_activity) <= LIVE_AFTER_ACTIVITY)
+        now - utc_seconds(row.last_activity) <= LIVE_AFTER_ACTIVITY)
 
 
 _LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9_./-]{0,200}")

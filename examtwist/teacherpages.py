@@ -10,7 +10,9 @@ from __future__ import annotations
 from twisted.python.filepath import FilePath
 from twisted.web.template import Element, Tag, XMLFile, renderer, tags
 
-from examtwist.storage.gradebook import BINS, AttemptRow, QuestionRow, Rules, TestReport, TestRow
+from examtwist.storage.gradebook import BINS, AttemptRow, QuestionRow, TestReport, TestRow
+from examtwist.storage.records import utc_text
+from examtwist.testbank import Rules
 from examtwist.web import templates_path
 
 TEMPLATES = ("teacher", "teacher_signin", "teacher_tests", "teacher_test", "teacher_student",
@@ -62,15 +64,16 @@ OUTCOMES = {"open": "in progress", "graded": "graded", "time_up": "time up",
 def rules_text(rules: Rules) -> str:
     """The rules in a few words: C{1 attempt, 10 min, shuffled, 09:00 to 10:00}."""
     parts = []
-    if rules.max_attempts:
-        parts.append(f"{rules.max_attempts} attempt{'s' if rules.max_attempts > 1 else ''}")
+    if rules.attempts:
+        parts.append(f"{rules.attempts} attempt{'s' if rules.attempts > 1 else ''}")
     if rules.time_limit:
         parts.append(duration(rules.time_limit))
     if rules.shuffled:
         parts.append("shuffled")
-    if rules.opens_at or rules.closes_at:
-        parts.append(f"{when(rules.opens_at) if rules.opens_at else 'open'} to"
-                     f" {when(rules.closes_at) if rules.closes_at else 'no end'}")
+    if rules.opens is not None or rules.closes is not None:
+        opens = "open" if rules.opens is None else when(utc_text(rules.opens))[:16]
+        closes = "no end" if rules.closes is None else when(utc_text(rules.closes))[:16]
+        parts.append(f"{opens} to {closes}")
     return ", ".join(parts) or "none (version 1 behaviour)"
 
 

@@ -12,10 +12,15 @@ import re
 
 from examtwist.formats import write_csv
 from examtwist.storage.gradebook import BINS
+from examtwist.storage.records import utc_text
 
 _NAME = r"([A-Za-z0-9_.-]{1,32})"
 ATTEMPT_HEADER = ["student", "test", "outcome", "grade", "correct", "answered", "total",
                   "started_at", "finished_at", "seconds"]
+
+
+def _stamp(seconds: int | None) -> str | None:
+    return None if seconds is None else utc_text(seconds)
 
 
 def _attempt(a) -> list:
@@ -24,8 +29,8 @@ def _attempt(a) -> list:
 
 
 async def _tests(store):
-    return [[r.name, r.questions, r.rules.max_attempts, r.rules.time_limit,
-             int(r.rules.shuffled), r.rules.opens_at, r.rules.closes_at, r.in_progress,
+    return [[r.name, r.questions, r.rules.attempts, r.rules.time_limit,
+             int(r.rules.shuffled), _stamp(r.rules.opens), _stamp(r.rules.closes), r.in_progress,
              r.finished, r.abandoned, r.mean, r.median]
             for r in await store.test_overview()]
 

@@ -158,7 +158,7 @@ class TeacherWeb:
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn))
     async def tests(self, request, teacher):
         rows = await self._store.test_overview()
-        live = any(is_live(row, _now()) for row in rows)
+        live = any(is_live(row, time.time()) for row in rows)
         return self._page(request, teacher, "Tests", TestsBody(self._templates, rows, live), live)
 
     @teaching.require(app.route("/tests/<name>", methods=["GET"]), request=ThisRequest(),
@@ -175,7 +175,7 @@ class TeacherWeb:
             return self._error(request, 404, "No such test", f"No test is named {name}.")
         if errors:
             request.setResponseCode(400)
-        live = is_live(report.row, _now())
+        live = is_live(report.row, time.time())
         body = TestBody(self._templates, report, live, _glue(ISession(request)),
                         typed or form_values(report.row.rules), errors, message)
         return self._page(request, teacher, f"Test {report.row.name}", body, live)
@@ -186,7 +186,7 @@ class TeacherWeb:
         rules, errors = rules_from_form(typed)
         if errors:
             return await self._test_page(request, teacher, name, _typed(request), errors)
-        if not await self._store.set_test_rules(name, rules):
+        if not await self._store.set_rules(name, rules):
             return self._error(request, 404, "No such test", f"No test is named {name}.")
         log.info("Teacher {teacher} set the rules of {test}: {rules}",
                  teacher=teacher.username, test=name, rules=rules)

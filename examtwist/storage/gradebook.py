@@ -11,27 +11,16 @@ the choice meant (the stored letter), so shuffled attempts add up with the other
 
 from __future__ import annotations
 
-import calendar
 import statistics
-import time
 from typing import NamedTuple
 
-from examtwist.storage.records import TIME_FORMAT
+from examtwist.storage.records import utc_seconds
+from examtwist.testbank import Rules
 
 FINISHED = ("graded", "time_up")
 # The histogram's bars: 0-10 %, 10-20 %, ..., 90-100 % (100 % in the last).
 BINS = 10
 LATEST = 20
-
-
-class Rules(NamedTuple):
-    """A test's rules; None (False) for a rule that is off. Times are stored UTC text."""
-
-    max_attempts: int | None
-    time_limit: int | None  # seconds
-    shuffled: bool
-    opens_at: str | None
-    closes_at: str | None
 
 
 class TestRow(NamedTuple):
@@ -90,10 +79,6 @@ class TestReport(NamedTuple):
     latest: list[AttemptRow]
 
 
-def seconds_of(stamp: str) -> int:
-    return calendar.timegm(time.strptime(stamp, TIME_FORMAT))
-
-
 _TESTS = ("SELECT id, name, max_attempts, time_limit, shuffled, opens_at, closes_at,"
           " (SELECT count(*) FROM questions WHERE questions.test_id = tests.id) FROM tests")
 _ATTEMPTS = ("SELECT users.username, tests.name, attempts.outcome, attempts.grade,"
@@ -104,7 +89,9 @@ _ATTEMPTS = ("SELECT users.username, tests.name, attempts.outcome, attempts.grad
 
 def _test_row(txn, found) -> TestRow:
     test_id, name, max_attempts, time_limit, shuffled, opens_at, closes_at, questions = found
-    rules = Rules(max_attempts, time_limit, bool(shuffled), opens_at, closes_at)
+    rules = Rules(max_attempts, time_limit, bool(shuffled),
+                  None if opens_at is None else utc_seconds(opens_at),
+                  None if closes_at is None else utc_seconds(closes_at))
     txn.execute(
         "SELECT outcome, grade, started_at, finished_at FROM attempts WHERE test_id = ?",
         (test_id,),
@@ -187,7 +174,7 @@ def _attempt(row) -> AttemptRow:
     started_at, finished_at = row[7], row[8]
     seconds = None
     if finished_at is not None and row[2] != "open":
-        seconds = seconds_of(finished_at) - seconds_of(started_at)
+        seconds = utc_seconds(finished_at) - utc_seconds(started_at)
     return AttemptRow(*row, seconds)
 
 
@@ -223,20 +210,3 @@ def students(txn) -> list[StudentRow]:
     )
     return [StudentRow(name, attempts, finished, None if mean is None else round(mean, 1), last)
             for name, attempts, finished, mean, last in txn.fetchall()]
-
-
-def set_rules(txn, name: str, rules: Rules) -> bool:
-    """
-    Give a test (by name, any case) these rules; False if there is no such test. Every server
-    applies them from its next TAKE: the tests' version moves, as for any change to the tests.
-    """
-    txn.execute(
-        "UPDATE tests SET max_attempts = ?, time_limit = ?, shuffled = ?, opens_at = ?,"
-        " closes_at = ? WHERE lower(name) = lower(?)",
-        (rules.max_attempts, rules.time_limit, int(rules.shuffled), rules.opens_at,
-         rules.closes_at, name),
-    )
-    if txn.rowcount != 1:
-        return False
-    txn.execute("UPDATE tests_version SET version = version + 1")
-    return True

@@ -77,7 +77,3 @@ class TeacherArea:
 
     def student_overview(self) -> Deferred[list[gradebook.StudentRow]]:
         return self._run(gradebook.students)
-
-    def set_test_rules(self, name: str, rules: gradebook.Rules) -> Deferred[bool]:
-        """Give a test new rules, which servers apply from their next TAKE; False if no test."""
-        return self._run(gradebook.set_rules, name, rules)
