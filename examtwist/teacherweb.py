@@ -141,7 +141,8 @@ class TeacherWeb:
 
     @teaching.require(app.route("/sign-out", methods=["POST"]), request=ThisRequest(),
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn),
-                      done=Field.submit("Sign out"))
+                      # A form of no fields but its button, so that Klein checks its CSRF token.
+                      done=Field(converter=str, formInputType="submit", required=False))
     async def sign_out(self, request, teacher, done):
         await self.sessions.sign_out(request, ISession(request))
         log.info("Teacher {name} signed out", name=teacher.username)

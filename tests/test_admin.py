@@ -203,7 +203,8 @@ class ExamsCommandTests(AdminTestCase):
         with the reason on its last line, and the exit status is 2.
         """
         for args, reason in [
-            ((), "examtwist: say which command: exams, results, students, users or count"),
+            ((), "examtwist: say which command: exams, results, students, users, count or"
+                  " teachers"),
             (("exams",), "examtwist: say which: exams list, or exams import"),
             (("exams", "import", "onlyname"), "examtwist: Wrong number of arguments."),
             (("frobnicate",), "examtwist: Unknown command: frobnicate"),
@@ -240,6 +241,9 @@ class HelpAndVersionTests(AdminTestCase):
             "  students import  examtwist students import students.csv --replace\n"
             "  count show       examtwist count show --db postgresql://exams@db.example/exams\n"
             "  count restart    examtwist count restart --db postgresql://exams@db.example/exams\n"
+            "  teachers add     examtwist teachers add mrs.haddad\n"
+            "  teachers list    examtwist teachers list\n"
+            "  teachers remove  examtwist teachers remove mrs.haddad\n"
             "\n"
         ), ""))
 
