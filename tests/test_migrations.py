@@ -16,19 +16,20 @@ from tests.support import OnPostgres, database_at, open_store
 class SchemaFileTests(SynchronousTestCase):
     def test_versions(self):
         """
-        If examtwist reads its schema files, then they are versions 1 to 6, in this order:
+        If examtwist reads its schema files, then they are versions 1 to 7, in this order:
         001-users-tests-results.sql, 002-students.sql, 003-connection-count.sql,
         004-tests-version.sql, 005-usernames-ignoring-case.sql,
-        006-test-rules-attempts-answers-roster.sql.
+        006-test-rules-attempts-answers-roster.sql, 007-teachers-sessions.sql.
         """
         self.assertEqual(
             [(m.version, m.file) for m in MIGRATIONS],
             [(1, "001-users-tests-results.sql"), (2, "002-students.sql"),
              (3, "003-connection-count.sql"), (4, "004-tests-version.sql"),
              (5, "005-usernames-ignoring-case.sql"),
-             (6, "006-test-rules-attempts-answers-roster.sql")],
+             (6, "006-test-rules-attempts-answers-roster.sql"),
+             (7, "007-teachers-sessions.sql")],
         )
-        self.assertEqual(LATEST_VERSION, 6)
+        self.assertEqual(LATEST_VERSION, 7)
 
     def test_statements(self):
         """
@@ -72,12 +73,12 @@ class SchemaLogTests(TestCase):
     async def test_migrated(self):
         """
         If a database at schema 2 is opened, then the log says "Migrated the database from
-        schema 2 to 6".
+        schema 2 to 7".
         """
         path = await database_at(self, 2)
         with capturedLogs() as events:
             await open_store(self, path)
-        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 6"])
+        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 7"])
 
 
 class PostgresSchemaLogTests(OnPostgres, SchemaLogTests):
