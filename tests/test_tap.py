@@ -53,7 +53,8 @@ class OptionsTests(unittest.SynchronousTestCase):
                                            "hash-threads", "hash-cost"]},
             {"exam": "tcp:6666:interface=127.0.0.1", "web": "tcp:5000:interface=127.0.0.1",
              "teacher": "tcp:5001:interface=127.0.0.1", "db": "examtwist.db", "lucky": 7,
-             "idle-timeout": 600.0, "hash-memory": 19456, "hash-rounds": 2, "hash-threads": 2, "hash-cost": HashCost(19456, 2)},
+             "idle-timeout": 600.0, "hash-memory": 19456, "hash-rounds": 2, "hash-threads": 2,
+             "hash-cost": HashCost(19456, 2)},
         )
 
     def test_values(self) -> None:
