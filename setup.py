@@ -22,6 +22,9 @@ setup(
         "zxcvbn>=4.5",
         # Klein does not pin Werkzeug, and has broken on its minor releases before.
         "Werkzeug>=3.1",
+        # --metrics: /metrics in Prometheus' text format, through the official client's
+        # Twisted resource.
+        "prometheus_client>=0.20",
     ],
     extras_require={
         # Several nodes on one PostgreSQL database (--db postgresql://...), through psycopg 3.

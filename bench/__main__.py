@@ -90,6 +90,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--baseline", metavar="[NAME=]TREE", action="append", default=[],
                         help="another examtwist checkout to run beside this one (before/after), "
                              "shown as 'examtwist NAME'; repeat for several")
+    parser.add_argument("--with-metrics", type=Path, metavar="SCRAPES",
+                        help="run examtwist with --metrics beside it (as 'examtwist --metrics') "
+                             "and append its /metrics, read every second, to this JSON Lines "
+                             "file (python -m bench.dashboard draws it)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance.png",
@@ -117,6 +121,9 @@ def contenders(options, say) -> tuple[list, str]:
              examtwist(kind="hostile", protected=True, **hash_cost)]
     if options.teacher_reload:
         found.append(examtwist("examtwist, teacher reloading", teacher_reload=True, **hash_cost))
+    if options.with_metrics is not None:
+        found.insert(1, examtwist("examtwist --metrics", scrapes=options.with_metrics,
+                                  **hash_cost))
     for baseline in options.baseline:
         name, _, tree = baseline.rpartition("=")
         found.append(examtwist(f"examtwist {name or 'baseline'}", tree=tree, **hash_cost))

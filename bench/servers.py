@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import re
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
 _TWISTD_WEB_LISTENING = re.compile(rb"Web app listening on [\d.]+:(\d+)")
 _TWISTD_TEACHER_LISTENING = re.compile(rb"Teacher area listening on [\d.]+:(\d+)")
+_TWISTD_METRICS_LISTENING = re.compile(rb"Metrics listening on [\d.]+:(\d+)")
 _PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
 _BARE_LISTENING = re.compile(rb"bare exam server listening on [\d.]+:(\d+)")
 _BARE_WEB_LISTENING = re.compile(rb"bare twisted.web listening on [\d.]+:(\d+)")
@@ -54,6 +57,8 @@ class Contender:
 class RunningServer:
     # The web port too, for a server that has both (examtwist started as kind "hostile").
     web_port: int | None = None
+    # What reads its /metrics while it runs (examtwist with --metrics), stopped with it.
+    scraper: asyncio.Task | None = None
 
     def __init__(self, name: str, process: asyncio.subprocess.Process, port: int, log: Path) -> None:
         self.name = name
@@ -88,6 +93,8 @@ class RunningServer:
 
     async def stop(self) -> None:
         """SIGTERM, as a service manager stops it; SIGKILL if it takes too long."""
+        if self.scraper is not None:
+            self.scraper.cancel()
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             await ended_or_killed(self.process)
@@ -152,17 +159,20 @@ def examtwist_options(tree: str | None, hash_memory: int, hash_rounds: int,
 
 def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
               hash_rounds: int = 2, kind: str = "exam", protected: bool = False,
-              teacher_reload: bool = False) -> Contender:
+              scrapes: Path | None = None, teacher_reload: bool = False) -> Contender:
     """
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
     measure an earlier version beside this one). Its port is the exam port, or with
     C{kind="web"} the web lookup's: both listen on a free port. With C{kind="hostile"} its
     port is the exam port and its C{web_port} the web lookup's, if the tree has one. Unless
-    C{protected}, the limits against hostile students are off. The teacher's area is off,
-    unless C{teacher_reload}: then a teacher signs in and reloads the math test's page every
-    second while the server runs (L{bench.teacher_reload}).
+    C{protected}, the limits against hostile students are off. With C{scrapes}, it serves
+    C{--metrics} too, read every second while it runs into that file (L{scrape}). The
+    teacher's area is off, unless C{teacher_reload}: then a teacher signs in and reloads the
+    math test's page every second while the server runs (L{bench.teacher_reload}).
     """
     hash_options = examtwist_options(tree, hash_memory, hash_rounds, protected)
+    if scrapes is not None:
+        hash_options += ["--metrics", f"tcp:0:interface={HOST}"]
     # A tree from before the web lookup has no --web option.
     has_web = (Path(tree or ROOT) / "examtwist" / "web.py").exists()
     web_options = ["--web", f"tcp:0:interface={HOST}"] if has_web else []
@@ -187,6 +197,9 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
             server.web_port = await _wait_for_port(process, log, _TWISTD_WEB_LISTENING, name)
         if teacher_reload:
             await _watch_as_teacher(workdir, process, log, name)
+        if scrapes is not None:
+            port = await _wait_for_port(process, log, _TWISTD_METRICS_LISTENING, name)
+            server.scraper = asyncio.create_task(scrape(port, scrapes))
         return server
 
     return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
@@ -209,6 +222,28 @@ async def _watch_as_teacher(workdir: Path, process, log: Path, name: str) -> Non
         await asyncio.create_subprocess_exec(
             str(python), "-m", "bench.teacher_reload", f"http://{HOST}:{port}",
             cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+
+
+async def scrape(port: int, into: Path, every: float = 1.0) -> None:
+    """
+    GET /metrics every C{every} seconds, as Prometheus would (more often than its default),
+    appending each answer to C{into} as one JSON line: C{{"t": unix time, "text": body}}.
+    """
+    loop = asyncio.get_running_loop()
+    into.parent.mkdir(parents=True, exist_ok=True)
+    with open(into, "a") as out:
+        while True:
+            due = loop.time() + every
+            try:
+                reader, writer = await asyncio.open_connection(HOST, port)
+                writer.write(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+                body = (await reader.read()).split(b"\r\n\r\n", 1)[1]
+                writer.close()
+                out.write(json.dumps({"t": time.time(), "text": body.decode()}) + "\n")
+                out.flush()
+            except (OSError, IndexError):
+                pass  # the server is stopping
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
 
 def _program(name: str, kind: str, argv, listening: re.Pattern, verify=None) -> Contender:

@@ -1,7 +1,8 @@
 """
 The exam desk: the one service that owns the exam. It holds the store, the password hasher
-and the connection counter, and offers the exam as plain calls: greet, register, log in, list
-tests, start, answer, abandon, and the web lookup's find a student.
+and the connection counter, and offers the exam as plain calls: greet, register, log in, the
+web lookup's find a student, and, through its proctor (L{examtwist.proctor}), the tests and
+attempts.
 
 It knows no transport and no reply codes: the line protocol and the web app are thin adapters
 over it. Refusals are exceptions a front end turns into its own words.
@@ -9,19 +10,15 @@ over it. Refusals are exceptions a front end turns into its own words.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from examtwist.attempts import Attempt
-from examtwist.storage import Result, utc_now
-from examtwist.testbank import Question
+from examtwist.proctor import Grade, NoSuchTest, Proctor, TestNotOpen
 from examtwist.strength import PasswordRules
+from examtwist.testbank import DEFAULT_RESUME_WINDOW
 from examtwist.throttle import Throttle
-from examtwist.wire import format_grade
 
 log = Logger()
 
@@ -34,29 +31,44 @@ class WeakPassword(Exception):
     """REGISTER with a password the server's rules refuse; str() says why, for a 501."""
 
 
-class NoSuchTest(Exception):
-    """TAKE of a number or name no test has (or a test without questions)."""
+class RegistrationClosed(Exception):
+    """REGISTER while the admin has closed registration."""
 
 
-class Grade(NamedTuple):
-    tenths: int
-    correct: int
-    total: int
+class NotOnRoster(Exception):
+    """REGISTER of a name not on the class roster, while registration is limited to it."""
 
 
-class ExamDesk(Service):
+REGISTRATION_MODES = ("open", "roster", "closed")
+
+__all__ = ["ExamDesk", "Grade", "NoSuchTest", "TestNotOpen", "UsernameTaken", "WeakPassword",
+           "RegistrationClosed", "NotOnRoster", "REGISTRATION_MODES"]
+
+
+class ExamDesk(Proctor, Service):
     """
     Start it before the front ends and stop it after them: it opens the store and the
     password pool on start and closes them on stop.
+
+    @ivar clock: the reactor (C{seconds}, C{callLater}): deadlines and windows are read off it.
+    @ivar registration: who may REGISTER: anyone (C{open}), the names on the class roster
+        (C{roster}), nobody (C{closed}: the admin makes accounts).
     """
 
     def __init__(self, store, hasher, counter, throttle: Throttle | None = None,
-                 rules: PasswordRules | None = None) -> None:
+                 rules: PasswordRules | None = None, clock=None, registration: str = "open",
+                 resume_window: float = DEFAULT_RESUME_WINDOW) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.store = store
         self.hasher = hasher
         self.counter = counter
         self.throttle = throttle or Throttle.off()
         self.rules = rules or PasswordRules(min_length=1, min_score=0)
+        self.clock = clock
+        self.registration = registration
+        self.resume_window = resume_window
+        self.start_proctoring()
 
     @property
     def lucky(self) -> int:
@@ -87,14 +99,21 @@ class ExamDesk(Service):
         return self.counter.count(address)
 
     def check_registration(self, address: str) -> None:
-        """@raise examtwist.throttle.Throttled: too many registrations from there lately."""
+        """
+        @raise examtwist.throttle.Throttled: too many registrations from there lately.
+        @raise RegistrationClosed: the admin closed registration.
+        """
         self.throttle.check_registration(address)
+        if self.registration == "closed":
+            raise RegistrationClosed()
 
     def register(self, username: str, password: str, address: str) -> Deferred[None]:
         """
         Cancel it when the client has gone: a password check still waiting is dropped.
 
         @raise UsernameTaken: (in the Deferred)
+        @raise WeakPassword: (in the Deferred)
+        @raise NotOnRoster: (in the Deferred)
         @raise examtwist.throttle.Throttled: (in the Deferred) before anything else is done.
         @raise examtwist.passwords.HasherBusy: (in the Deferred)
         """
@@ -105,6 +124,8 @@ class ExamDesk(Service):
         problem = await self.hasher.judge(self.rules, password, username, address=address)
         if problem is not None:
             raise WeakPassword(problem)
+        if self.registration == "roster" and not await self.store.on_roster(username):
+            raise NotOnRoster(username)
         if await self.store.username_taken(username):
             raise UsernameTaken(username)
         password_hash = await self.hasher.hash(password, address=address)
@@ -141,76 +162,6 @@ class ExamDesk(Service):
             await self.store.set_password_hash(username, new_hash)
             log.info("Rehashed the password of {user} with the current settings", user=username)
         log.info("{user} logged in from {address}", user=username, address=address)
-
-    # Tests
-
-    def list_tests(self):
-        return self.store.list_tests()
-
-    def start(self, username: str, wanted: str, address: str) -> Deferred[Attempt]:
-        """
-        Begin an attempt of the test EXAMS lists under this number, or with this name in any
-        case. @raise NoSuchTest: (in the Deferred)
-        """
-        return self.store.find_test(wanted).addCallback(self._started, wanted, username, address)
-
-    def _started(self, test, wanted: str, username: str, address: str) -> Attempt:
-        if test is None:
-            raise NoSuchTest(wanted)
-        return Attempt(test, started=utc_now(), username=username, address=address)
-
-    def answer(self, attempt: Attempt, letter: str) -> tuple[Question, int, int] | Deferred[Grade]:
-        """
-        Record an answer (A to D) to the open question: the next question with its number and
-        the count, or, after the last one, a Deferred that fires with the grade once it is
-        stored. If it cannot be stored, the last question is open again.
-        """
-        correct_before = attempt.correct
-        if not attempt.answer(letter):
-            return attempt.open_question()
-        attempt.finishing = True
-        last_was_correct = attempt.correct > correct_before
-
-        def not_stored(failure):
-            attempt.undo_last(last_was_correct)
-            return failure
-
-        return self._record(attempt, "graded").addCallbacks(
-            self._graded, not_stored, callbackArgs=(attempt,)
-        )
-
-    def _graded(self, _, attempt: Attempt) -> Grade:
-        log.info(
-            "{user} scored {grade} on {test} ({correct}/{total})",
-            user=attempt.username, grade=format_grade(attempt.tenths), test=attempt.test.name,
-            correct=attempt.correct, total=attempt.total,
-        )
-        return Grade(attempt.tenths, attempt.correct, attempt.total)
-
-    def abandon(self, attempt: Attempt) -> Deferred[None]:
-        """Record an unfinished attempt as abandoned; a failure is logged, never raised."""
-        if attempt.finishing:
-            return succeed(None)
-        return self._record(attempt, "abandoned").addErrback(
-            lambda f: log.failure("Could not record an abandoned test", f)
-        )
-
-    def _record(self, attempt: Attempt, status: str) -> Deferred[None]:
-        graded = status == "graded"
-        return self.store.record_result(
-            Result(
-                username=attempt.username,
-                test=attempt.test.name,
-                outcome=status,
-                correct=attempt.correct,
-                answered=attempt.index,
-                total=attempt.total,
-                grade=attempt.tenths / 10 if graded else None,
-                started_at=attempt.started,
-                finished_at=utc_now(),
-                client=attempt.address,
-            )
-        )
 
     # The web lookup
 

@@ -26,6 +26,7 @@ class ExamFactory(ServerFactory):
     protocol = ExamProtocol
     noisy = False
     QUESTIONS_KEPT = 1024
+    lineMeter = None  # what each connection's lines are timed by (examtwist.metrics)
 
     def __init__(self, reactor, desk, idle_timeout: float | None = 600.0,
                  max_per_address: int = 0, arrivals: RateLimit | None = None) -> None:
@@ -39,6 +40,12 @@ class ExamFactory(ServerFactory):
         self._refused: dict[str, int] = {}
         self._refusal_log = None
         self._questions: dict[tuple[int, int, int], tuple[object, bytes]] = {}
+
+    def buildProtocol(self, addr):
+        connection = super().buildProtocol(addr)
+        if self.lineMeter is not None:
+            connection.lineMeter = self.lineMeter
+        return connection
 
     def admit(self, connection: ExamProtocol) -> bool:
         """

@@ -24,7 +24,7 @@ class QueueFull(Exception):
 
 
 class _Job:
-    __slots__ = ("key", "work", "args", "deferred")
+    __slots__ = ("key", "work", "args", "deferred", "submitted", "started")
 
     def __init__(self, key: Hashable, work: Callable, args: tuple, cancel) -> None:
         self.key = key
@@ -50,7 +50,11 @@ class FairQueue:
 
     @ivar waiting: jobs waiting for a thread.
     @ivar running: jobs running in a thread.
+    @ivar timed: if set, C{timed(waited, ran)} with each job's seconds waiting for a thread
+        and in it (measured on the reactor, from C{reactor.seconds()}), once it has run.
     """
+
+    timed = None
 
     def __init__(
         self, reactor, pool, workers: int, total: int = 0, per_key: int = 0,
@@ -101,6 +105,8 @@ class FairQueue:
         if state is None:
             state = self._keys[key] = _Key()
         job = _Job(key, work, args, self._cancel)
+        if self.timed is not None:
+            job.submitted = self._reactor.seconds()
         if not state.waiting:
             (self._next if state.round == self._round else self._turns)[key] = state
         state.waiting[job] = None
@@ -148,6 +154,8 @@ class FairQueue:
             self.running += 1
             if state.waiting:
                 self._next[key] = state
+            if self.timed is not None:
+                job.started = self._reactor.seconds()
             ran = partial(self._ranInThread, job)
             self._pool.callInThreadWithCallback(ran, job.work, *job.args)
 
@@ -159,6 +167,9 @@ class FairQueue:
         state.running -= 1
         self.running -= 1
         self._forget(job.key, state)
+        if self.timed is not None and hasattr(job, "submitted") and hasattr(job, "started"):
+            ended = self._reactor.seconds()
+            self.timed(job.started - job.submitted, ended - job.started)
         if not job.deferred.called:  # else it was cancelled: the result is discarded
             if success:
                 job.deferred.callback(result)

@@ -34,7 +34,8 @@ class State(enum.Enum):
 class OrderedLineReceiver(LineReceiver):
     """
     Lines end with LF, and a CR before it is dropped, so both line endings work. Set C{clock}
-    (the reactor's C{callLater} and C{seconds}) before the connection is made.
+    (the reactor's C{callLater} and C{seconds}) before the connection is made. C{lineMeter(self,
+    line)}, if set, names what a line's seconds to its reply go to (L{examtwist.metrics}).
     """
 
     delimiter = b"\n"
@@ -49,7 +50,7 @@ class OrderedLineReceiver(LineReceiver):
     linger = 2.0
     # Seconds without a line before timeoutConnection (None: never), counted while waiting.
     idleTimeout: float | None = None
-    clock = None
+    clock = lineMeter = None
 
     state = State.WAITING
     readerBlocked = False  # the peer does not read its replies: its transport's buffer is full
@@ -170,6 +171,7 @@ class OrderedLineReceiver(LineReceiver):
             line = line[:-1]
         if len(line) > self.maxLine:
             return self.lineLengthExceeded(line)
+        self._idle.arrived(line)
         try:
             work = self.handleLine(line)
         except Exception:
@@ -178,7 +180,7 @@ class OrderedLineReceiver(LineReceiver):
         if self._inHand(work):
             self.paused = True
         else:
-            self._idle.since = self.clock.seconds()
+            self._idle.answered()
 
     def _inHand(self, work: Deferred | None) -> bool:
         """Whether C{work} is still to finish, holding later lines; a failure is reported."""
@@ -196,10 +198,10 @@ class OrderedLineReceiver(LineReceiver):
         return super().clearLineBuffer()
 
     def _answered(self, _=None) -> None:
+        self._idle.answered()
         if self.state is not State.WORKING:
             return
         self.state = State.WAITING
-        self._idle.since = self.clock.seconds()
         if self._stopReply is not None:
             self.close(self._stopReply)
         else:
@@ -235,8 +237,11 @@ class _IdleClock:
     """
     When the client was last waited for, and a timer that looks at it when it fires: the
     timer is not moved for every line, which would cost more than the line. It counts only
-    while the client is waited for, never while a line is in hand.
+    while the client is waited for, never while a line is in hand. And with a C{lineMeter},
+    when the line in hand arrived: the time to its reply is told when it is written.
     """
+
+    _timing = None  # (where the line's time goes, when it arrived)
 
     def __init__(self, lines: OrderedLineReceiver) -> None:
         self._lines = lines
@@ -248,6 +253,19 @@ class _IdleClock:
     def stop(self) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
+
+    def arrived(self, line: bytes) -> None:
+        meter = self._lines.lineMeter
+        if meter is not None:
+            self._timing = meter(self._lines, line), self._lines.clock.seconds()
+
+    def answered(self) -> None:
+        """A reply is written (or the greeting): the client is waited for from now."""
+        now = self.since = self._lines.clock.seconds()
+        if self._timing is not None:
+            meter, arrived = self._timing
+            self._timing = None
+            meter.observe(now - arrived)
 
     def _check(self) -> None:
         lines, timeout = self._lines, self._lines.idleTimeout

@@ -119,6 +119,10 @@ class PasswordHasher:
         """Checks being hashed."""
         return self._checks.running
 
+    def observe_checks(self, timed) -> None:
+        """Tell C{timed(waited, hashed)} the seconds of each check in the queue and hashing."""
+        self._checks.timed = timed
+
     def start(self) -> None:
         self._checks.start()
 

@@ -2,7 +2,8 @@
 The exam protocol (docs/protocol.md) on the server side: a thin adapter from lines to the exam
 desk. Each verb reads its arguments, makes one desk call and turns the outcome into a reply;
 when lines are handled and how a connection closes is L{examtwist.lines}' business, signing
-in is L{examtwist.signin}'s, and who may connect is L{examtwist.examport}'s.
+in is L{examtwist.signin}'s, taking tests L{examtwist.taking}'s, and who may connect is
+L{examtwist.examport}'s.
 """
 
 from __future__ import annotations
@@ -11,17 +12,10 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from examtwist.counting import ordinal
-from examtwist.desk import NoSuchTest
 from examtwist.lines import OrderedLineReceiver
 from examtwist.signin import SignIn
-from examtwist.wire import (
-    MAX_LINE,
-    WELCOME,
-    format_address,
-    format_reply,
-    grade_text,
-    parse_answer,
-)
+from examtwist.taking import TakingTests
+from examtwist.wire import MAX_LINE, WELCOME, format_address, format_reply
 
 log = Logger()
 
@@ -30,7 +24,10 @@ HELP = (
     "REGISTER <username> <password>  create an account and log in",
     "LOGIN <username> <password>     log in",
     "EXAMS                           list the available tests",
-    "TAKE <number or name>           start a test; answer each question with A, B, C or D",
+    "INFO <number or name>           show a test's rules (time limit, attempts, order, window)",
+    "TAKE <number or name>           start a test, or continue one left unfinished;",
+    "                                answer each question with A, B, C or D",
+    "RESULTS                         list your finished attempts",
     "HELP                            show this help",
     "QUIT                            leave (an unfinished test is recorded as abandoned)",
     "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters;",
@@ -39,12 +36,11 @@ HELP = (
 )
 _HELP = format_reply(214, *HELP)
 _NOT_A_COMMAND = format_reply(500, "Please choose a valid command.")
-_NOT_AN_ANSWER = format_reply(501, "Answer with A, B, C or D")
 _SHUTTING_DOWN = format_reply(421, "Server shutting down")
 _TOO_MANY_CONNECTIONS = format_reply(421, "Too many connections from your address")
 
 
-class ExamProtocol(SignIn, OrderedLineReceiver):
+class ExamProtocol(SignIn, TakingTests, OrderedLineReceiver):
     """One connection: who is logged in, the attempt under way, failed logins so far."""
 
     maxLine = MAX_LINE
@@ -53,7 +49,6 @@ class ExamProtocol(SignIn, OrderedLineReceiver):
         self.number: int | None = None
         self.address = "?"
         self.user: str | None = None
-        self.attempt = None
 
     def connectionMade(self) -> None:
         factory = self.factory
@@ -78,9 +73,7 @@ class ExamProtocol(SignIn, OrderedLineReceiver):
             return super().connectionLost(reason)
         log.info("Connection {number} from {address} closed (user {user})",
                  number=self.number, address=self.address, user=self.user or "-")
-        attempt, self.attempt = self.attempt, None
-        if attempt is not None:
-            self.desk.abandon(attempt)  # before a shutdown waiting for this close goes on
+        self.leave_test()  # before a shutdown waiting for this close goes on
         super().connectionLost(reason)
         self.cancel_check()
 
@@ -123,9 +116,10 @@ class ExamProtocol(SignIn, OrderedLineReceiver):
         self.write(_HELP)
 
     def do_QUIT(self, argument: str):
-        attempt, self.attempt = self.attempt, None
+        attempt = self.attempt
         if attempt is None:
             return self.close(format_reply(221, "Bye"))
+        self._finish()
         return self.desk.abandon(attempt).addCallback(lambda _: self.close(format_reply(221, "Bye")))
 
     def do_EXAMS(self, argument: str) -> Deferred[None]:
@@ -134,36 +128,3 @@ class ExamProtocol(SignIn, OrderedLineReceiver):
     def _listed(self, tests) -> None:
         lines = (f"{t.number} {t.name} {t.question_count}" for t in tests)
         self.reply(212, "Available tests:", *lines, "End of list")
-
-    def do_TAKE(self, argument: str):
-        if self.user is None:
-            return self.reply(530, "Please log in first")
-        wanted = argument.strip()
-        if not wanted:
-            return self.reply(501, "Usage: TAKE <number or name>, as EXAMS lists them")
-        return self.desk.start(self.user, wanted, self.address).addCallbacks(
-            self._started, self._no_such_test
-        )
-
-    def _started(self, attempt) -> None:
-        self.attempt = attempt
-        self.write(self.factory.question_reply(*attempt.open_question()))
-
-    def _no_such_test(self, failure) -> None:
-        failure.trap(NoSuchTest)
-        self.reply(550, "No such test")
-
-    # A test under way: a third of a student's lines; the question replies are formatted once.
-
-    def answer(self, text: str):
-        letter = parse_answer(text)
-        if letter is None:
-            return self.write(_NOT_AN_ANSWER)
-        outcome = self.desk.answer(self.attempt, letter)
-        if type(outcome) is tuple:
-            return self.write(self.factory.question_reply(*outcome))
-        return outcome.addCallback(self._graded)
-
-    def _graded(self, grade) -> None:
-        self.attempt = None
-        self.reply(250, grade_text(*grade))

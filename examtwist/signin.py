@@ -11,7 +11,7 @@ from __future__ import annotations
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
-from examtwist.desk import UsernameTaken, WeakPassword
+from examtwist.desk import NotOnRoster, RegistrationClosed, UsernameTaken, WeakPassword
 from examtwist.passwords import HasherBusy
 from examtwist.throttle import Throttled
 from examtwist.wire import MAX_PASSWORD, USERNAME_RULE, format_reply, is_password, is_username
@@ -38,11 +38,13 @@ class SignIn:
             checking.cancel()
 
     def do_REGISTER(self, argument: str):
-        if self.user is None:  # docs/protocol.md: 503, then 454, then the rest
+        if self.user is None:  # docs/protocol.md: 503, 454, 554 closed, then the rest
             try:
                 self.desk.check_registration(self.address)
             except Throttled as e:
                 return self._too_many_registrations(e)
+            except RegistrationClosed:
+                return self.reply(554, "Registration is closed")
         credentials = self._credentials("REGISTER", argument)
         if credentials is not None:
             return self._check(self.desk.register(*credentials, self.address)).addCallbacks(
@@ -59,11 +61,13 @@ class SignIn:
         self.reply(231, "Successfully registered!")
 
     def _taken(self, failure) -> None:
-        refusal = failure.trap(UsernameTaken, Throttled, WeakPassword)
+        refusal = failure.trap(UsernameTaken, Throttled, WeakPassword, NotOnRoster)
         if refusal is Throttled:
             return self._too_many_registrations(failure.value)
         if refusal is WeakPassword:
             return self.reply(501, str(failure.value))
+        if refusal is NotOnRoster:
+            return self.reply(554, "Not on the class roster")
         self.reply(553, "Username already exists")
 
     def do_LOGIN(self, argument: str):

@@ -13,12 +13,15 @@ from examtwist.storage.engines import URL_FORM, check_database
 from examtwist.passwords import MINIMUM, QUEUE, QUEUE_PER_ADDRESS, HashCost, PasswordHasher
 from examtwist.strength import PasswordRules
 from examtwist.examport import ExamFactory
+from examtwist.metered import MeteredDesk
+from examtwist.metrics import CountedRequests, ExamMetrics, metrics_site
 from examtwist.proxied import ProxiedEndpoint
 from examtwist.ratelimit import RateLimit
-from examtwist.desk import ExamDesk
+from examtwist.desk import REGISTRATION_MODES, ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.storage import Store
 from examtwist.teacherweb import teacher_site
+from examtwist.testbank import DEFAULT_RESUME_WINDOW
 from examtwist.throttle import FREE_FAILURES, Throttle
 from examtwist.web import StudentLookup
 from examtwist.webguard import GuardedSite, WebLimits, parse_proxies
@@ -38,6 +41,19 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _registration(value: str) -> str:
+    if value not in REGISTRATION_MODES:
+        raise ValueError(f"use one of {', '.join(REGISTRATION_MODES)}")
+    return value
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise ValueError("must be a number of seconds above 0")
+    return seconds
+
+
 def _count(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -48,6 +64,7 @@ def _count(value: str) -> int:
 _positive_int.coerceDoc = "Must be 1 or more."
 _count.coerceDoc = "0 turns it off."
 _seconds.coerceDoc = "Seconds; 0 turns it off."
+_registration.coerceDoc = "open, roster or closed."
 
 
 class Options(usage.Options):
@@ -62,10 +79,20 @@ class Options(usage.Options):
         ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
         ["teacher", None, "tcp:5001:interface=127.0.0.1",
          "Endpoint of the teacher's web area (sign-in, tests, grades); none turns it off."],
+        ["metrics", None, None,
+         "Endpoint of Prometheus' /metrics page, e.g. tcp:9464:interface=127.0.0.1 (none:"
+         " no metrics)."],
         ["db", None, "examtwist.db",
          f"SQLite database file (created if missing), or a PostgreSQL database: {URL_FORM}."],
         ["lucky", None, 7, "Which connection gets the lucky greeting.", _positive_int],
         ["idle-timeout", None, 600.0, "Close connections idle this long.", _seconds],
+        ["registration", None, "open",
+         "Who may REGISTER: open (anyone), roster (the names `examtwist roster import` put on"
+         " the class roster), closed (nobody: `examtwist users add` makes accounts).",
+         _registration],
+        ["resume-window", None, float(DEFAULT_RESUME_WINDOW),
+         "Seconds a suspended attempt of a test without a time limit may be continued; then it"
+         " is recorded abandoned.", _positive_seconds],
         ["max-per-address", None, 1000,
          "Connections one address may hold open on the exam port; the next is told 421 and"
          " closed, uncounted.", _count],
@@ -187,10 +214,12 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         )
     throttle = _throttle(reactor, config)
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
-                    config["password-rules"])
+                    config["password-rules"], clock=reactor,
+                    registration=config["registration"], resume_window=config["resume-window"])
+    metrics = ExamMetrics(reactor) if config["metrics"] else None
     arrivals = RateLimit(reactor, config["connect-burst"], config["connect-interval"])
-    factory = ExamFactory(reactor, desk, config["idle-timeout"], config["max-per-address"],
-                          arrivals)
+    factory = ExamFactory(reactor, desk if metrics is None else MeteredDesk(desk, metrics),
+                          config["idle-timeout"], config["max-per-address"], arrivals)
     root = ExamServer(reactor, desk, factory)
     exam_endpoint = listening_endpoint(reactor, config["exam"])
     ListeningService("Exam service", exam_endpoint, factory, config["exam"]).setServiceParent(root)
@@ -200,8 +229,10 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
         request_timeout=config["web-request-timeout"],
         max_per_address=config["web-max-per-address"], trusted_proxies=config["trusted-proxy"],
     )
-    site = GuardedSite(StudentLookup(desk, reactor, limit=lookups).resource(), limits,
-                       reactor=reactor)
+    app = StudentLookup(desk, reactor, limit=lookups).resource()
+    if metrics is not None:
+        app = CountedRequests(app, StudentLookup.app.url_map, metrics)
+    site = GuardedSite(app, limits, reactor=reactor)
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site, config["web"]).setServiceParent(root)
@@ -211,6 +242,11 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
                                 RateLimit(reactor, SIGN_IN_BURST, SIGN_IN_INTERVAL))
         ListeningService("Teacher area", listening_endpoint(reactor, config["teacher"]), teachers,
                          config["teacher"]).setServiceParent(root)
+    if metrics is not None:
+        metrics.attach(factory, hasher, store)
+        metrics_endpoint = listening_endpoint(reactor, config["metrics"])
+        ListeningService("Metrics", metrics_endpoint, metrics_site(metrics),
+                         config["metrics"]).setServiceParent(root)
     return root
 
 

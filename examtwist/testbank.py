@@ -79,6 +79,14 @@ class Test:
     rules: Rules = NO_RULES
 
 
+def grade_tenths(correct: int, total: int) -> int:
+    """
+    The grade: the percentage correct in tenths, rounded half up with exact integers (1/16 is
+    6.3, not the 6.2 that float rounding gives). Unanswered questions count as wrong.
+    """
+    return (2000 * correct + total) // (2 * total)
+
+
 def check_test_name(name: str) -> None:
     if not _TEST_NAME.match(name):
         raise ValueError(f"invalid test name {name!r}: use {TEST_NAME_RULE}")

@@ -117,9 +117,10 @@ class TwistdTests(TestCase):
         self.assertIn({"level": "info", "namespace": "examtwist.desk",
                        "text": f"Account ada created from {address}", "user": "ada",
                        "address": address}, records)
-        self.assertIn({"level": "info", "namespace": "examtwist.desk",
+        self.assertIn({"level": "info", "namespace": "examtwist.proctor",
                        "text": "ada scored 100.0 on math (5/5)", "user": "ada",
-                       "grade": "100.0", "test": "math", "correct": 5, "total": 5}, records)
+                       "grade": "100.0", "test": "math", "correct": 5, "total": 5,
+                       "outcome": "graded"}, records)
         self.assertIn({"level": "info", "namespace": "examtwist.protocol",
                        "text": f"Connection 1 from {address} closed (user ada)", "number": 1,
                        "address": address, "user": "ada"}, records)

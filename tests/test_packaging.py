@@ -101,5 +101,5 @@ class InstalledDataTests(TestCase):
         self.assertEqual(
             out.decode().splitlines(),
             [os.path.join(target, "examtwist", "storage", "migrations.py"),
-             "5 [(1, 'math', 5), (2, 'python', 5)]"],
+             "6 [(1, 'math', 5), (2, 'python', 5)]"],
         )

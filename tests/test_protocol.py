@@ -33,7 +33,10 @@ HELP = Reply(214, (
     "REGISTER <username> <password>  create an account and log in",
     "LOGIN <username> <password>     log in",
     "EXAMS                           list the available tests",
-    "TAKE <number or name>           start a test; answer each question with A, B, C or D",
+    "INFO <number or name>           show a test's rules (time limit, attempts, order, window)",
+    "TAKE <number or name>           start a test, or continue one left unfinished;",
+    "                                answer each question with A, B, C or D",
+    "RESULTS                         list your finished attempts",
     "HELP                            show this help",
     "QUIT                            leave (an unfinished test is recorded as abandoned)",
     "Usernames: 1-32 letters, digits, '_', '.' or '-'. Passwords: 1-128 characters;",
@@ -171,7 +174,7 @@ class FakeDesk:
             for number, test in enumerate(BUILTIN_TESTS, 1)
         ])
 
-    def start(self, username: str, wanted: str, address: str) -> Deferred:
+    def start(self, username: str, wanted: str, address: str, taken_over=None) -> Deferred:
         self.calls.append(("start", username, wanted, address))
         return self._later(self._start, username, wanted, address)
 
@@ -183,19 +186,21 @@ class FakeDesk:
 
     def answer(self, attempt: Attempt, letter: str):
         self.calls.append(("answer", letter))
-        correct_before = attempt.correct
-        if not attempt.answer(letter):
+        if not attempt.answer(letter, "2026-01-01T00:01:00Z"):
             return attempt.open_question()
         attempt.finishing = True
-        return self._later(self._store_grade, attempt, attempt.correct > correct_before)
+        return self._later(self._store_grade, attempt)
 
-    def _store_grade(self, attempt: Attempt, last_was_correct: bool) -> Grade:
+    def _store_grade(self, attempt: Attempt) -> Grade:
         if self.broken is not None:
-            attempt.undo_last(last_was_correct)
+            attempt.undo_last()
             raise self.broken
         self.results.append(Stored("graded", attempt.username, attempt.test.name, attempt.index,
                                    attempt.correct, attempt.tenths, attempt.address))
         return Grade(attempt.tenths, attempt.correct, attempt.total)
+
+    def leave(self, attempt: Attempt) -> Deferred:
+        return self.abandon(attempt)
 
     def abandon(self, attempt: Attempt) -> Deferred:
         self.calls.append(("abandon", attempt.test.name, attempt.index))

@@ -330,7 +330,7 @@ class ResultTests(unittest.TestCase):
         await store.add_test(three)
         attempt = Attempt(three, started="2026-02-03T10:00:00Z", username="ada", address="127.0.0.1:4242")
         for letter in "BBA":
-            attempt.answer(letter)
+            attempt.answer(letter, "2026-02-03T10:00:30Z")
         await store.record_result(
             Result("alice", "Three", "graded", attempt.correct, attempt.index, attempt.total,
                    attempt.tenths / 10, attempt.started, "2026-02-03T10:01:00Z", "[::1]:4000")

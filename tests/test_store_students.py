@@ -97,16 +97,16 @@ class StudentsTableTests(TestCase):
         self.assertEqual(await store.get_student(LARGEST_ID), Student("Max", LARGEST_ID, 20))
 
     async def test_check(self):
-        """If the health check asks the schema version of a new database, then it is 4."""
+        """If the health check asks the schema version of a new database, then it is 6."""
         store = await open_store(self)
-        self.assertEqual(await store.schema_version(), 5)
+        self.assertEqual(await store.schema_version(), 6)
 
 
 class MigrationTests(TestCase):
     async def test_from_version_1(self):
         """
         If a database made at schema 1 (before the students table) is opened, then it is
-        brought to schema 4 with the 3 samples, and keeps the account it had.
+        brought to schema 6 with the 3 samples, and keeps the account it had.
         """
         path = await database_at(self, 1)
         backend_of(self).execute(
@@ -115,7 +115,7 @@ class MigrationTests(TestCase):
             " VALUES ('alice', 'hash', '2025-09-01T08:00:00Z')",
         )
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), 5)
+        self.assertEqual(await store.schema_version(), 6)
         self.assertEqual(await store.get_password_hash("alice"), "hash")
         self.assertEqual(await store.list_students(), SAMPLES)
 
@@ -146,7 +146,7 @@ class SchemaTwoFileTests(TestCase):
         db.close()
         return path
 
-    def dump(self, path: str, tables=("users", "tests", "questions", "attempts", "students")):
+    def dump(self, path: str, tables=("users", "tests", "questions", "students")):
         with sqlite3.connect(path) as db:
             rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
             ddl = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
@@ -155,14 +155,16 @@ class SchemaTwoFileTests(TestCase):
 
     async def test_data_unchanged(self):
         """
-        If a schema 2 file is opened, then it is at schema 5 with its rows and its tables'
-        declarations as they were (student 42 and ada's two results among them), but for the
-        column schema 5 adds to users: ada's name folded to lower case, "ada".
+        If a schema 2 file is opened, then it is at schema 6 with its rows and its tables'
+        declarations as they were (student 42 and ada's two results among them, now ended
+        attempts), but for the column schema 5 adds to users (ada's name folded to lower case,
+        "ada"), the rule columns schema 6 adds to tests (all off) and the results table that
+        schema 6 turns into attempts.
         """
         path = await self.schema_2_file()
         rows_before, ddl_before = self.dump(path)
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), 5)
+        self.assertEqual(await store.schema_version(), 6)
         self.assertEqual(await store.get_student(42), Student("Nadia Haddad", 42, 19))
         self.assertEqual(
             await store.list_results(),
@@ -176,8 +178,12 @@ class SchemaTwoFileTests(TestCase):
         await store.close()
         rows_after, ddl_after = self.dump(path)
         self.assertEqual(rows_after["users"], [rows_before["users"][0] + ("ada",)])
-        self.assertEqual({**rows_after, "users": None}, {**rows_before, "users": None})
-        del ddl_before["users"]
+        self.assertEqual(rows_after["tests"],
+                         [row + (None, None, 0, None, None) for row in rows_before["tests"]])
+        self.assertEqual({**rows_after, "users": None, "tests": None},
+                         {**rows_before, "users": None, "tests": None})
+        for changed in ("users", "tests", "results"):
+            del ddl_before[changed]
         self.assertEqual({k: ddl_after[k] for k in ddl_before}, ddl_before)
 
     async def test_one_schema(self):

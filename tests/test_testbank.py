@@ -4,12 +4,14 @@ text files a test is imported from (formats.py).
 """
 
 import os
+import random
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from examtwist.attempts import Attempt, grade_tenths
+from examtwist.attempts import Attempt, draw_order
 from examtwist.formats import FileFormatError, read_test
-from examtwist.testbank import BUILTIN_TESTS, Question, Test, check_test_name
+from examtwist.storage.attempts import Answer, Order
+from examtwist.testbank import BUILTIN_TESTS, Question, Rules, Test, check_test_name, grade_tenths
 from examtwist.wire import format_grade
 from tests.client_support import GOOD_QUESTIONS, MATH_AS_SHOWN, PYTHON_KEY
 from tests.support import MATH_KEY, temp_dir
@@ -88,7 +90,7 @@ class AttemptTests(SynchronousTestCase):
         right: 80.0.
         """
         attempt = Attempt(BUILTIN_TESTS[0], started="t", username="ada", address="127.0.0.1:4242")
-        finished = [attempt.answer(letter) for letter in "BDCAA"]
+        finished = [attempt.answer(letter, "t") for letter in "BDCAA"]
         self.assertEqual(finished, [False, False, False, False, True])
         self.assertEqual((attempt.index, attempt.correct, attempt.total, attempt.tenths),
                          (5, 4, 5, 800))
@@ -99,11 +101,49 @@ class AttemptTests(SynchronousTestCase):
         right.
         """
         attempt = Attempt(BUILTIN_TESTS[0], started="t", username="ada", address="127.0.0.1:4242")
-        attempt.answer("B")
+        attempt.answer("B", "t")
         attempt.finishing = True
-        attempt.undo_last(True)
-        self.assertEqual((attempt.index, attempt.correct, attempt.finishing), (0, 0, False))
+        attempt.undo_last()
+        self.assertEqual((attempt.index, attempt.correct, attempt.finishing, attempt.answers),
+                         (0, 0, False, ()))
         self.assertEqual(attempt.open_question(), (BUILTIN_TESTS[0].questions[0], 1, 5))
+
+    def test_shuffled_order_shows_and_grades_by_what_is_shown(self) -> None:
+        """
+        If an attempt shows math's question 2 first with its choices in the order D, A, B, C,
+        then its first question reads "Question 1 of 5" / "The sum of the first N odd numbers
+        is:" with A) N^2 first, and answering A (the stored D, right) is stored as shown A,
+        meant D, correct; answering B next (question 1's stored A, "124") is wrong.
+        """
+        order = Order("2,1,3,4,5", "DABC,ABCD,ABCD,ABCD,ABCD")
+        attempt = Attempt(BUILTIN_TESTS[0], "t", "ada", "127.0.0.1:4242", order)
+        shown, number, total = attempt.open_question()
+        self.assertEqual(shown.reply_lines(number, total), [
+            "Question 1 of 5", "The sum of the first N odd numbers is:",
+            "A) N^2", "B) (N*(N+1))/2", "C) N^2 + N", "D) N^2 + 2*N",
+        ])
+        self.assertFalse(attempt.answer("A", "t1"))
+        self.assertEqual(attempt.last_answer(), Answer(1, 2, "A", "D", True, "t1"))
+        self.assertEqual(attempt.open_question()[0].choices, ("124", "144", "132", "142"))
+        self.assertFalse(attempt.answer("A", "t2"))
+        self.assertEqual(attempt.answers, (Answer(1, 2, "A", "D", True, "t1"),
+                                           Answer(2, 1, "A", "A", False, "t2")))
+        self.assertEqual((attempt.index, attempt.correct), (2, 1))
+
+    def test_drawn_orders_differ_and_keep_every_question(self) -> None:
+        """
+        If 20 orders are drawn for a shuffled math test, then each shows questions 1 to 5 once
+        with each question's letters A to D once, and they are not all the same; a test with
+        its rules off is shown as stored ("", "").
+        """
+        shuffled = Test("math", BUILTIN_TESTS[0].questions, Rules(shuffled=True))
+        rng = random.Random(1)
+        orders = [draw_order(shuffled, rng) for _ in range(20)]
+        for order in orders:
+            self.assertEqual(sorted(order.questions.split(",")), ["1", "2", "3", "4", "5"])
+            self.assertEqual([sorted(c) for c in order.choices.split(",")], [list("ABCD")] * 5)
+        self.assertGreater(len(set(orders)), 1)
+        self.assertEqual(draw_order(BUILTIN_TESTS[0], rng), Order("", ""))
 
 
 class ReadTestTests(SynchronousTestCase):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from examtwist.attempts import grade_tenths
+from examtwist.testbank import grade_tenths
 from examtwist.storage.records import (
     AnswerRow,
     NoAttemptsLeft,
@@ -131,16 +131,23 @@ def take(txn, username: str, test: str, allowed: int | None, fresh: Fresh, holde
     txn.execute("UPDATE users SET id = id WHERE id = ?", (user_id,))
     settle(txn, now, resume_window, "user_id = ? AND test_id = ?", (user_id, test_id))
     txn.execute(
-        "SELECT id, started_at, deadline, question_order, choice_order, answered, correct, holder"
-        " FROM attempts WHERE user_id = ? AND test_id = ? AND outcome = 'open'",
+        "SELECT id, started_at, deadline, question_order, choice_order, answered, correct, holder,"
+        " total FROM attempts WHERE user_id = ? AND test_id = ? AND outcome = 'open'",
         (user_id, test_id),
     )
     found = txn.fetchone()
+    if found is not None and found[8] != fresh.total:
+        # The admin gave the test other questions meanwhile: this attempt cannot go on.
+        txn.execute(
+            "UPDATE attempts SET outcome = 'abandoned', finished_at = ?, holder = NULL"
+            " WHERE id = ?", (utc_text(now), found[0]),
+        )
+        found = None
     if found is not None:
         txn.execute(
             "UPDATE attempts SET holder = ?, suspended_at = NULL WHERE id = ?", (holder, found[0])
         )
-        return Taken(found[0], True, found[1], found[2], Order(found[3], found[4]), *found[5:])
+        return Taken(found[0], True, found[1], found[2], Order(found[3], found[4]), *found[5:8])
     if allowed is not None:
         txn.execute(
             "SELECT count(*) FROM attempts WHERE user_id = ? AND test_id = ?", (user_id, test_id)
@@ -181,8 +188,9 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
 
 def end(txn, attempt_id: int, holder: str, ending: Ending) -> None:
     """
-    End a held attempt: time up, or abandoned by QUIT.
-    @raise TakenOver: another connection holds it, or it has ended.
+    End a held attempt: time up, or abandoned by QUIT. One that has ended meanwhile (its
+    deadline seen by another node first) stays as it ended.
+    @raise TakenOver: another connection holds it.
     """
     txn.execute(
         "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
@@ -190,7 +198,9 @@ def end(txn, attempt_id: int, holder: str, ending: Ending) -> None:
         (*ending, attempt_id, holder),
     )
     if txn.rowcount != 1:
-        raise TakenOver(attempt_id)
+        txn.execute("SELECT outcome FROM attempts WHERE id = ?", (attempt_id,))
+        if txn.fetchone()[0] == "open":
+            raise TakenOver(attempt_id)
 
 
 def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
@@ -260,7 +270,11 @@ def _filters(user: str | None, test: str | None) -> tuple[str, tuple]:
 def list_results(txn, now: float, resume_window: float, user: str | None = None,
                  test: str | None = None) -> list[Result]:
     """The attempts that have ended (of this user, of this test), in the order they ended."""
-    settle(txn, now, resume_window)
+    if user is None:
+        settle(txn, now, resume_window)
+    else:  # a student's RESULTS looks at their own attempts only
+        settle(txn, now, resume_window,
+               "user_id IN (SELECT id FROM users WHERE username = ?)", (user,))
     where, args = _filters(user, test)
     txn.execute(
         "SELECT users.username, tests.name, attempts.outcome, attempts.correct,"

@@ -20,6 +20,7 @@ class Coalescing:
     interaction takes the list of the calls' items and returns one outcome per item, an
     exception instance for an item that failed alone.
 
+    @ivar query: the interaction's name, which names a batch of it (L{examtwist.metrics}).
     @ivar _run: runs an interaction in a worker thread and returns a Deferred of its outcome
         (L{examtwist.storage.Store}'s, so the batch waits for the schema and close waits for it).
     """
@@ -27,6 +28,7 @@ class Coalescing:
     def __init__(self, run: Callable[..., Deferred], interaction, *args) -> None:
         self._run = run
         self._interaction = interaction
+        self.query = interaction.__name__
         self._args = args
         # The lock makes "joined a batch" and "the batch started" exclusive: a call never
         # joins a batch that has begun to read or write.

@@ -22,7 +22,11 @@ class Transactions:
     @ivar location: the same without any password, to show.
     @ivar shared: other nodes may use the database at once (PostgreSQL), so connections are
         counted in it.
+    @ivar timing: if set, C{timing(interaction, d)} with each interaction's Deferred as it
+        starts, to time it (L{examtwist.metrics}).
     """
+
+    timing = None
 
     def __init__(self, reactor, path: str, busy_timeout: float = 10.0) -> None:
         self._reactor = reactor
@@ -60,12 +64,14 @@ class Transactions:
         if self._closed or self._pool is None:
             return fail(StoreClosed())
         if self._schema_work.called:
-            return self._track(self._pool.runInteraction(self._engine.run, interaction, *args))
-        return self._track(
-            self._after_schema().addCallback(
-                lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
+            work = self._track(self._pool.runInteraction(self._engine.run, interaction, *args))
+        else:
+            work = self._track(
+                self._after_schema().addCallback(
+                    lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
+                )
             )
-        )
+        return work if self.timing is None else self.timing(interaction, work)
 
     def _after_schema(self) -> Deferred[None]:
         ready: Deferred[None] = Deferred()
