@@ -1,7 +1,6 @@
 """
 The teacher's area in headless Chromium against C{twistd -n examtwist}: sign in, read the
-pages, change a test's rules; the store (which every exam server reads from its next TAKE) then
-has them. Screenshots of each page, wide and as a phone, land in _trial_temp/screenshots/
+pages, change a test's rules; the store then has them, and the exam port's INFO shows them. Screenshots of each page, wide and as a phone, land in _trial_temp/screenshots/
 (C{make docs-screenshots} copies them to docs/).
 """
 
@@ -14,7 +13,8 @@ from twisted.trial.unittest import TestCase
 
 from examtwist.testbank import Rules
 from tests.client_support import run_admin, write_file
-from tests.support import LOOPBACK, WatchedTwistd, open_store, require, temp_dir
+from examtwist.wire import Reply
+from tests.support import LOOPBACK, WatchedTwistd, connect, open_store, require, temp_dir
 from tests.teacher_support import PASSWORD, TEACHER, sit_the_class
 from tests.test_browser import Browser, missing_browser
 
@@ -75,6 +75,7 @@ class TeacherBrowserTests(TestCase):
                                           expect=("Exam service", "Teacher area"))
         ports = await self.twistd.started
         self.base = f"http://{LOOPBACK}:{ports['Teacher area']}"
+        self.exam_port = ports["Exam service"]
         self.browser = await deferToThread(TeacherBrowser, self.base, temp_dir(self))
         self.addCleanup(deferToThread, self.browser.quit)
 
@@ -102,7 +103,8 @@ class TeacherBrowserTests(TestCase):
         If a teacher opens /tests/math in Chromium, then she is asked to sign in, lands on
         math's page (3 in progress, 50 finished, mean 50.0 %, median 60.0 %, 4 bars, live), and
         reads the tests, the students and s01; no page has a script. Saving 1 attempt, 10
-        minutes, shuffled, then says so, and the store's math test has those rules.
+        minutes, shuffled, then says so, the store's math test has those rules, and a student's
+        INFO math on the exam port shows them.
         """
         seen = await self.tour()
         self.assertEqual((seen["sign-in"]["url"], seen["sign-in"]["h1"]),
@@ -133,6 +135,11 @@ class TeacherBrowserTests(TestCase):
                           "1 attempt, 10 min 00 s, shuffled"))
         await self.step(self.browser.screenshot, "teacher-rules-saved")
         self.assertEqual((await self.store.find_test("math")).rules, Rules(1, 600, True))
+        student = await connect(self.exam_port)
+        self.addCleanup(student.transport.loseConnection)
+        self.assertEqual(await student.ask("INFO math"), Reply(213, (
+            "Test: math", "Questions: 5", "Time limit: 600 s", "Attempts allowed: 1",
+            "Order: shuffled", "End of info")))
 
     async def test_phone(self):
         """
