@@ -45,11 +45,14 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# The README's pictures of the web lookup and the GUI's countdown, as their tests take them.
+# The README's pictures of the web lookup, the teacher's pages and the GUI's countdown, as their
+# tests take them.
 docs-screenshots: $(STAMP)
-	$(BIN)/trial tests.test_browser
+	$(BIN)/trial tests.test_browser tests.test_teacher_browser
 	mkdir -p docs
 	for page in login student error; do cp _trial_temp/screenshots/$$page.png docs/web-$$page.png; done
+	for page in sign-in tests test students student test-phone; do \
+		cp _trial_temp/screenshots/teacher-$$page.png docs/teacher-$$page.png; done
 	$(BIN)/trial tests.test_gui_exams
 	cp _trial_temp/screenshots/gui-countdown.png docs/gui-countdown.png
 

@@ -52,6 +52,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                              f"{', '.join(ON_REQUEST)}, which also runs by default with "
                              "--postgres)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per load and server")
+    parser.add_argument("--teacher-reload", action="store_true",
+                        help="also run examtwist with a teacher reloading a test's page every"
+                             " second (scenario 3 beside the plain run)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds of untimed load before a scenario's first round")
@@ -116,6 +119,8 @@ def contenders(options, say) -> tuple[list, str]:
     found = [examtwist(**hash_cost), bare_line_receiver(),
              examtwist(kind="web", **hash_cost), bare_web(),
              examtwist(kind="hostile", protected=True, **hash_cost)]
+    if options.teacher_reload:
+        found.append(examtwist("examtwist, teacher reloading", teacher_reload=True, **hash_cost))
     if options.with_metrics is not None:
         found.insert(1, examtwist("examtwist --metrics", scrapes=options.with_metrics,
                                   **hash_cost))

@@ -20,6 +20,7 @@ HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TWISTD_LISTENING = re.compile(rb"Exam service listening on [\d.]+:(\d+)")
 _TWISTD_WEB_LISTENING = re.compile(rb"Web app listening on [\d.]+:(\d+)")
+_TWISTD_TEACHER_LISTENING = re.compile(rb"Teacher area listening on [\d.]+:(\d+)")
 _TWISTD_METRICS_LISTENING = re.compile(rb"Metrics listening on [\d.]+:(\d+)")
 _PEER_LISTENING = re.compile(rb"threaded_examd listening on [\d.]+:(\d+)")
 _BARE_LISTENING = re.compile(rb"bare exam server listening on [\d.]+:(\d+)")
@@ -158,14 +159,16 @@ def examtwist_options(tree: str | None, hash_memory: int, hash_rounds: int,
 
 def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int = 19456,
               hash_rounds: int = 2, kind: str = "exam", protected: bool = False,
-              scrapes: Path | None = None) -> Contender:
+              scrapes: Path | None = None, teacher_reload: bool = False) -> Contender:
     """
     C{twistd -n examtwist}, as a user runs it; from another checkout C{tree} when given (to
     measure an earlier version beside this one). Its port is the exam port, or with
     C{kind="web"} the web lookup's: both listen on a free port. With C{kind="hostile"} its
     port is the exam port and its C{web_port} the web lookup's, if the tree has one. Unless
     C{protected}, the limits against hostile students are off. With C{scrapes}, it serves
-    C{--metrics} too, read every second while it runs into that file (L{scrape}).
+    C{--metrics} too, read every second while it runs into that file (L{scrape}). The
+    teacher's area is off, unless C{teacher_reload}: then a teacher signs in and reloads the
+    math test's page every second while the server runs (L{bench.teacher_reload}).
     """
     hash_options = examtwist_options(tree, hash_memory, hash_rounds, protected)
     if scrapes is not None:
@@ -173,6 +176,8 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
     # A tree from before the web lookup has no --web option.
     has_web = (Path(tree or ROOT) / "examtwist" / "web.py").exists()
     web_options = ["--web", f"tcp:0:interface={HOST}"] if has_web else []
+    if (Path(tree or ROOT) / "examtwist" / "teacherweb.py").exists():
+        web_options += ["--teacher", f"tcp:0:interface={HOST}" if teacher_reload else "none"]
     listening = _TWISTD_WEB_LISTENING if kind == "web" else _TWISTD_LISTENING
 
     async def start(workdir: Path) -> RunningServer:
@@ -190,12 +195,33 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
         server = RunningServer(name, process, port, log)
         if kind == "hostile" and has_web:
             server.web_port = await _wait_for_port(process, log, _TWISTD_WEB_LISTENING, name)
+        if teacher_reload:
+            await _watch_as_teacher(workdir, process, log, name)
         if scrapes is not None:
             port = await _wait_for_port(process, log, _TWISTD_METRICS_LISTENING, name)
             server.scraper = asyncio.create_task(scrape(port, scrapes))
         return server
 
     return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
+
+
+async def _watch_as_teacher(workdir: Path, process, log: Path, name: str) -> None:
+    """A teacher account, then the reloading teacher beside the server (it ends with it)."""
+    from bench import teacher_reload
+
+    port = await _wait_for_port(process, log, _TWISTD_TEACHER_LISTENING, name)
+    python = Path(sys.executable)
+    (workdir / "teacher.pw").write_text(teacher_reload.PASSWORD)
+    add = await asyncio.create_subprocess_exec(
+        str(python.with_name("examtwist")), "teachers", "add", teacher_reload.TEACHER,
+        "--password-file", str(workdir / "teacher.pw"), "--db", str(workdir / "examtwist.db"),
+        stdout=asyncio.subprocess.DEVNULL)
+    if await add.wait():
+        raise ServerFailed(f"{name}: could not add the teacher")
+    with open(workdir / "teacher.out", "wb") as out:
+        await asyncio.create_subprocess_exec(
+            str(python), "-m", "bench.teacher_reload", f"http://{HOST}:{port}",
+            cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
 
 
 async def scrape(port: int, into: Path, every: float = 1.0) -> None:

@@ -27,13 +27,15 @@ from examtwist.admin_students import StudentsOptions
 from examtwist.commandline import parse_or_exit
 from examtwist.storage import Store
 from examtwist.storage.engines import database_errors, engine_for
+from examtwist.teacheradmin import TeachersOptions
 
 
 class AdminOptions(CommandGroup):
     program = PROGRAM
     synopsis = "COMMAND [options]"
     longdesc = "Look at and fill the database of an examtwist server. Each command takes --db."
-    missing = "say which command: exams, results, users, roster, students, count or copy"
+    missing = ("say which command: exams, results, users, roster, students, count, copy or"
+               " teachers")
     subCommands = [
         ["exams", None, ExamsOptions, "List, import, export tests; set and show their rules."],
         ["results", None, ResultsOptions, "Show the attempts that have ended, or their answers."],
@@ -42,6 +44,7 @@ class AdminOptions(CommandGroup):
         ["students", None, StudentsOptions, "Add, list, clear or import the lookup's students."],
         ["count", None, CountOptions, "The connection count that nodes on PostgreSQL share."],
         ["copy", None, CopyOptions, "Copy a whole database into a new one (SQLite, PostgreSQL)."],
+        ["teachers", None, TeachersOptions, "Add, list or remove the teachers' web accounts."],
     ]
 
     def getUsage(self, width: int | None = None) -> str:

@@ -45,7 +45,7 @@ class UsersListOptions(DatabaseOptions):
         out.write(grid(("Username", "Registered", "Results"), rows))
 
 
-class _PasswordOptions(DatabaseOptions):
+class NewPasswordOptions(DatabaseOptions):
     """A command that asks for a new password, twice, or reads it from --password-file."""
 
     optParameters = [
@@ -110,7 +110,7 @@ class _PasswordOptions(DatabaseOptions):
             await hasher.stop()
 
 
-class UsersAddOptions(_PasswordOptions):
+class UsersAddOptions(NewPasswordOptions):
     synopsis = "[--db PATH] [--password-file FILE] NAME"
     example = "examtwist users add ada --password-file ada.txt"
     creates_database = True
@@ -126,7 +126,7 @@ class UsersAddOptions(_PasswordOptions):
         out.write(f"Added the account {name}\n")
 
 
-class UsersPasswdOptions(_PasswordOptions):
+class UsersPasswdOptions(NewPasswordOptions):
     synopsis = "[--db PATH] [--password-file FILE] NAME"
     example = "examtwist users passwd ada"
 

@@ -20,6 +20,7 @@ from examtwist.ratelimit import RateLimit
 from examtwist.desk import REGISTRATION_MODES, ExamDesk
 from examtwist.service import ExamServer, ListeningService
 from examtwist.storage import Store
+from examtwist.teacherweb import teacher_site
 from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW
 from examtwist.throttle import FREE_FAILURES, Throttle
 from examtwist.web import StudentLookup
@@ -76,6 +77,8 @@ class Options(usage.Options):
     optParameters = [
         ["exam", None, "tcp:6666:interface=127.0.0.1", "Endpoint of the exam service."],
         ["web", None, "tcp:5000:interface=127.0.0.1", "Endpoint of the student ID lookup web app."],
+        ["teacher", None, "tcp:5001:interface=127.0.0.1",
+         "Endpoint of the teacher's web area (sign-in, tests, grades); none turns it off."],
         ["metrics", None, None,
          "Endpoint of Prometheus' /metrics page, e.g. tcp:9464:interface=127.0.0.1 (none:"
          " no metrics)."],
@@ -213,16 +216,7 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
             reactor, config["hash-cost"], threads=config["hash-threads"],
             queue=config["hash-queue"], per_address=config["hash-queue-per-address"],
         )
-    throttle = Throttle(
-        reactor,
-        login_backoff=config["login-backoff"],
-        login_backoff_max=config["login-backoff-max"],
-        failures_per_address=config["max-failures-per-address"],
-        failures_window=config["failures-window"],
-        registrations_per_address=config["max-registrations-per-address"],
-        registrations_window=config["registrations-window"],
-        size=config["throttle-table-size"],
-    )
+    throttle = _throttle(reactor, config)
     desk = ExamDesk(store, hasher, counter_for(store, config["lucky"]), throttle,
                     config["password-rules"], clock=reactor,
                     registration=config["registration"], resume_window=config["resume-window"],
@@ -247,9 +241,34 @@ def makeService(config: Options, reactor=None, hasher: PasswordHasher | None = N
     site.noisy = False
     web_endpoint = listening_endpoint(reactor, config["web"])
     ListeningService("Web app", web_endpoint, site, config["web"]).setServiceParent(root)
+    if config["teacher"].lower() != "none":
+        # Teachers' sign-ins are throttled by the same rules as students' logins, apart.
+        teachers = teacher_site(desk, _throttle(reactor, config), reactor, limits,
+                                RateLimit(reactor, SIGN_IN_BURST, SIGN_IN_INTERVAL))
+        ListeningService("Teacher area", listening_endpoint(reactor, config["teacher"]), teachers,
+                         config["teacher"]).setServiceParent(root)
     if metrics is not None:
         metrics.attach(factory, hasher, store)
         metrics_endpoint = listening_endpoint(reactor, config["metrics"])
         ListeningService("Metrics", metrics_endpoint, metrics_site(metrics),
                          config["metrics"]).setServiceParent(root)
     return root
+
+
+# The sign-in page, which makes a session for each new visitor: so many at once per client
+# address, then one more every so many seconds.
+SIGN_IN_BURST = 30
+SIGN_IN_INTERVAL = 2.0
+
+
+def _throttle(reactor, config: Options) -> Throttle:
+    return Throttle(
+        reactor,
+        login_backoff=config["login-backoff"],
+        login_backoff_max=config["login-backoff-max"],
+        failures_per_address=config["max-failures-per-address"],
+        failures_window=config["failures-window"],
+        registrations_per_address=config["max-registrations-per-address"],
+        registrations_window=config["registrations-window"],
+        size=config["throttle-table-size"],
+    )

@@ -204,7 +204,8 @@ async def database_at(testcase, version: int) -> str:
 
 
 # Every listener on a free loopback port; a test's own options come later and win.
-FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interface={LOOPBACK}"]
+FREE_PORTS = ["--exam", f"tcp:0:interface={LOOPBACK}", "--web", f"tcp:0:interface={LOOPBACK}",
+              "--teacher", f"tcp:0:interface={LOOPBACK}"]
 
 
 def server_options(testcase, *args: str) -> Options:

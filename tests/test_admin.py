@@ -204,7 +204,7 @@ class ExamsCommandTests(AdminTestCase):
         """
         for args, reason in [
             ((), "examtwist: say which command: exams, results, users, roster, students,"
-                 " count or copy"),
+                 " count, copy or teachers"),
             (("exams",), "examtwist: say which: exams list, import, export, set or show"),
             (("exams", "import", "onlyname"),
              "examtwist: --format seed takes two files, QUESTIONS and ANSWERS"),
@@ -258,6 +258,10 @@ class HelpAndVersionTests(AdminTestCase):
             "  count restart    examtwist count restart --db postgresql://exams@db.example/exams\n"
             "  copy             examtwist copy --from examtwist.db"
             " --to postgresql://exams@db.example/exams\n"
+            "  teachers add     examtwist teachers add mrs.haddad\n"
+            "  teachers passwd  examtwist teachers passwd mrs.haddad\n"
+            "  teachers list    examtwist teachers list\n"
+            "  teachers remove  examtwist teachers remove mrs.haddad\n"
             "\n"
         ), ""))
 

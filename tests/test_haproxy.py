@@ -257,7 +257,8 @@ class EndpointStringTests(SynchronousTestCase):
         listen behind a header reader, on ports 7777 and 7778.
         """
         reactor = MemoryReactor()
-        options = server_options(self, "--exam", "haproxy:tcp:7777", "--web", "haproxy:tcp:7778")
+        options = server_options(self, "--exam", "haproxy:tcp:7777", "--web", "haproxy:tcp:7778",
+                                 "--teacher", "none")
         service = makeService(options, reactor)
         for listener in list(service)[1:]:
             listener.privilegedStartService()

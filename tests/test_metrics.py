@@ -211,12 +211,12 @@ class OptionTests(unittest.TestCase):
         service = makeService(options, MemoryReactorClock())
         self.assertEqual((options["metrics"], [child.what for child in service
                                                if hasattr(child, "what")]),
-                         (None, ["Exam service", "Web app"]))
+                         (None, ["Exam service", "Web app", "Teacher area"]))
 
     def test_endpoint(self):
         """
-        If --metrics tcp:9464:interface=127.0.0.1 is given, then the server has a third
-        listener, "Metrics", on that endpoint as written.
+        If --metrics tcp:9464:interface=127.0.0.1 is given, then the server has a listener
+        "Metrics" on that endpoint as written, after the teacher's area.
         """
         options = Options()
         options.parseOptions(["--db", temp_db(self), "--metrics", "tcp:9464:interface=127.0.0.1"])
@@ -224,6 +224,7 @@ class OptionTests(unittest.TestCase):
         self.assertEqual([(child.what, child.where) for child in service if hasattr(child, "what")],
                          [("Exam service", "tcp:6666:interface=127.0.0.1"),
                           ("Web app", "tcp:5000:interface=127.0.0.1"),
+                          ("Teacher area", "tcp:5001:interface=127.0.0.1"),
                           ("Metrics", "tcp:9464:interface=127.0.0.1")])
 
 

@@ -66,7 +66,7 @@ class WiringTests(SynchronousTestCase):
         reactor = MemoryReactor()
         service = makeService(
             server_options(self, "--exam", "tcp:6123:interface=127.0.0.1",
-                           "--web", "tcp:5123:interface=127.0.0.1"),
+                           "--web", "tcp:5123:interface=127.0.0.1", "--teacher", "none"),
             reactor,
         )
         desk, *listeners = service

@@ -39,6 +39,7 @@ class SocketActivationTests(TestCase):
                 "--fdname=exam:web",
                 twistd_path(), "--nodaemon", "--pidfile=", "examtwist",
                 "--exam", exam_endpoint, "--web", "systemd:domain=INET:index=1",
+                "--teacher", "none",
                 "--db", temp_db(self), *FAST_HASH, *V1_PASSWORDS]
         reactor.spawnProcess(server, argv[0], argv, env=os.environ.copy(), path=temp_dir(self))
         self.addCleanup(server.kill)

@@ -131,7 +131,7 @@ class StartFailureTests(unittest.TestCase):
         exam = closed_port()
         service = makeService(server_options(
             self, "--exam", f"tcp:{exam}:interface=127.0.0.1",
-            "--web", f"tcp:{web}:interface=127.0.0.1",
+            "--web", f"tcp:{web}:interface=127.0.0.1", "--teacher", "none",
         ), reactor)
         with self.assertRaises(CannotStart) as raised:
             service.startService()

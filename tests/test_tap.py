@@ -41,18 +41,20 @@ def built(testcase, *args: str, reactor=None) -> ExamServer:
 class OptionsTests(unittest.SynchronousTestCase):
     def test_defaults(self) -> None:
         """
-        If no option is given, then the exam listens on tcp:6666 and the web app on tcp:5000
-        (loopback), the data is in examtwist.db, the 7th connection is lucky, idle ones close
-        after 600 s, and passwords are hashed at m=19456 KiB, t=2, 2 at a time.
+        If no option is given, then the exam listens on tcp:6666, the web app on tcp:5000 and
+        the teacher's area on tcp:5001 (loopback), the data is in examtwist.db, the 7th
+        connection is lucky, idle ones close after 600 s, and passwords are hashed at
+        m=19456 KiB, t=2, 2 at a time.
         """
         options = parse()
         self.assertEqual(
-            {key: options[key] for key in ["exam", "web", "db", "lucky", "idle-timeout",
-                                           "hash-memory", "hash-rounds", "hash-threads",
-                                           "hash-cost"]},
+            {key: options[key] for key in ["exam", "web", "teacher", "db", "lucky",
+                                           "idle-timeout", "hash-memory", "hash-rounds",
+                                           "hash-threads", "hash-cost"]},
             {"exam": "tcp:6666:interface=127.0.0.1", "web": "tcp:5000:interface=127.0.0.1",
-             "db": "examtwist.db", "lucky": 7, "idle-timeout": 600.0, "hash-memory": 19456,
-             "hash-rounds": 2, "hash-threads": 2, "hash-cost": HashCost(19456, 2)},
+             "teacher": "tcp:5001:interface=127.0.0.1", "db": "examtwist.db", "lucky": 7,
+             "idle-timeout": 600.0, "hash-memory": 19456, "hash-rounds": 2, "hash-threads": 2,
+             "hash-cost": HashCost(19456, 2)},
         )
 
     def test_values(self) -> None:
@@ -109,13 +111,15 @@ class MakeServiceTests(unittest.SynchronousTestCase):
         """
         If makeService is given the defaults, then the root holds the desk first (on the file
         given, hashing at m=19456, t=2, counting in memory with 7 lucky) and then the exam and
-        web listeners; the exam protocol uses that desk and closes idle connections at 600 s.
+        web listeners, then the teacher's area's; the exam protocol uses that desk and closes
+        idle connections at 600 s.
         """
         reactor = MemoryReactor()
         db = temp_db(self)
         service = makeService(parse("--db", db), reactor)
         self.assertIsInstance(service, ExamServer)
-        desk, exam, web = service
+        desk, exam, web, teacher = service
+        self.assertEqual(teacher.what, "Teacher area")
         self.assertIsInstance(desk, ExamDesk)
         self.assertIs(service.desk, desk)
         self.assertEqual((desk.store.path, desk.store.shared), (db, False))
@@ -159,7 +163,7 @@ class MakeServiceTests(unittest.SynchronousTestCase):
         """
         reactor = MemoryReactor()
         service = built(self, "--exam", "tcp:7777:interface=127.0.0.2", reactor=reactor)
-        _, exam, _ = service
+        _, exam, *_ = service
         exam.privilegedStartService()
         self.assertEqual(reactor.tcpServers, [(7777, service.factory, 1024, "127.0.0.2")])
 
@@ -170,7 +174,7 @@ class MakeServiceTests(unittest.SynchronousTestCase):
         """
         reactor = MemoryReactor()
         service = built(self, "--exam", "tcp:7777", "--web", "tcp:7778:backlog=7",
-                        reactor=reactor)
+                        "--teacher", "none", reactor=reactor)
         for listener in list(service)[1:]:
             listener.privilegedStartService()
         backlogs = {port: backlog for port, _, backlog, _ in reactor.tcpServers}
@@ -184,9 +188,15 @@ class MakeServiceTests(unittest.SynchronousTestCase):
             def listenTCP(self, port, factory, backlog=50, interface=""):
                 raise CannotListenError(interface, port, OSError("Address already in use"))
 
-        _, exam, _ = built(self, "--exam", "tcp:7777", reactor=TakenReactor())
+        _, exam, *_ = built(self, "--exam", "tcp:7777", reactor=TakenReactor())
         self.assertRaises(CannotListenError, exam.privilegedStartService)
         self.assertIsNone(exam.port)
+
+    def test_teacher_none(self) -> None:
+        """If --teacher is none (in any case), then the root holds no teacher's listener."""
+        for value in ("none", "NONE"):
+            self.assertEqual([child.what for child in list(built(self, "--teacher", value))[1:]],
+                             ["Exam service", "Web app"])
 
     def test_idle_timeout_zero_turns_it_off(self) -> None:
         """If --idle-timeout is 0, then idle connections are never closed (no timeout: None)."""

@@ -24,6 +24,7 @@ from examtwist.storage import students as _students
 from examtwist.storage.attempts import Answer, Ending, Fresh, Order, Taken
 from examtwist.storage.batching import Coalescing
 from examtwist.storage.migrations import LATEST_VERSION, MIGRATIONS
+from examtwist.storage.teacherstore import TeacherArea
 from examtwist.storage.records import (
     AnswerRow,
     ConnectionCount,
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-class Store(Transactions):
+class Store(Transactions, TeacherArea):
     """
     examtwist's data, in a SQLite file or a PostgreSQL database: every method is one named
     transaction run off the reactor (L{Transactions}).
