@@ -108,7 +108,7 @@ async def start_node(name: str, workdir: Path, db: str, options: list[str]) -> R
         process = await asyncio.create_subprocess_exec(
             str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
             "--exam", f"tcp:0:interface={HOST}", "--web", f"tcp:0:interface={HOST}",
-            "--db", db, *options,
+            "--teacher", "none", "--db", db, *options,
             cwd=workdir, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
         )
     port = await _wait_for_port(process, log, _TWISTD_LISTENING, name)

@@ -76,8 +76,9 @@ class Proctor:
 
     def _beat(self) -> Deferred[None]:
         now = self.clock.seconds()
+        # A beat missed (the database busy or away) is no error: the next one may land.
         return self.store.heartbeat(self._node, now, now + 3 * self.heartbeat).addErrback(
-            lambda f: log.failure("Could not write the node's heartbeat", f))
+            lambda f: log.warn("Could not write the node's heartbeat: {error}", error=f.value))
 
     def _now(self) -> str:
         """Now, as times are stored, by the desk's clock."""

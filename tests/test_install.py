@@ -175,8 +175,8 @@ class WheelTests(TestCase):
         """
         If twistd -n examtwist is started from the fresh virtualenv on free ports, then a
         connection to its exam port on 127.0.0.1 is greeted with "220 Welcome to the server!"
-        and it listens on its web port too; SIGTERM stops it (by that signal, as twistd
-        does).
+        and it listens on its web and teacher ports too; SIGTERM stops it (by that signal, as
+        twistd does).
         """
         done = await installed(self)
         db = os.path.join(temp_dir(self), "examtwist.db")
@@ -186,7 +186,7 @@ class WheelTests(TestCase):
         client.transport.loseConnection()
         self.assertEqual(
             (client.greeting.code, client.greeting.lines, sorted(ports)),
-            (220, ("Welcome to the server!",), ["Exam service", "Web app"]),
+            (220, ("Welcome to the server!",), ["Exam service", "Teacher area", "Web app"]),
         )
         self.assertEqual((await server.terminate(), server.signal), (None, 15))
 
