@@ -23,7 +23,7 @@ from twisted.logger import Logger
 
 from examtwist.attempts import Attempt, draw_order
 from examtwist.rulelines import Info, ResultLine
-from examtwist.storage import Ending, Fresh, Result, TakenOver, utc_now, utc_text
+from examtwist.storage import Ending, Fresh, Result, TakenOver, utc_text
 from examtwist.storage.records import utc_seconds
 from examtwist.testbank import DEFAULT_RESUME_WINDOW, Question, Test
 from examtwist.wire import format_grade
@@ -59,6 +59,10 @@ class Proctor:
         self._node = os.urandom(4).hex()
         self._holders = itertools.count(1)
         self._held: dict[int, tuple[str, Callable[[], None]]] = {}
+
+    def _now(self) -> str:
+        """Now, as times are stored, by the desk's clock."""
+        return utc_text(self.clock.seconds())
 
     def list_tests(self):
         """The tests students may take now (a test outside its window is not listed)."""
@@ -103,7 +107,7 @@ class Proctor:
         if not rules.is_open(now):
             raise TestNotOpen(test.name)
         if not rules.continuable:
-            return Attempt(test, utc_now(), username, address, draw_order(test, self._rng))
+            return Attempt(test, self._now(), username, address, draw_order(test, self._rng))
         return ensureDeferred(self._take(test, username, address, taken_over, now))
 
     async def _take(self, test: Test, username: str, address: str, taken_over, now: float):
@@ -142,7 +146,7 @@ class Proctor:
         stored. If the answer cannot be stored, its question is open again.
         @raise TakenOver: (in the Deferred) another connection holds the attempt now.
         """
-        given, last = attempt.answer(letter, utc_now())
+        given, last = attempt.answer(letter, self._now())
         if attempt.id is None:
             if not last:
                 return attempt.open_question()
@@ -155,7 +159,7 @@ class Proctor:
 
         def stored(_):
             if last:
-                return self._ended(attempt, "graded")
+                return self._ended(None, attempt, "graded")
             return attempt.open_question()
 
         return self.store.record_answer(attempt.id, attempt.holder, given, ending).addCallbacks(
@@ -187,7 +191,7 @@ class Proctor:
         if attempt.id is None or attempt.finishing:
             return self.abandon(attempt)
         self._let_go(attempt)
-        return self.store.suspend_attempt(attempt.id, attempt.holder, utc_now()).addCallbacks(
+        return self.store.suspend_attempt(attempt.id, attempt.holder, self._now()).addCallbacks(
             lambda _: None, self._not_abandoned
         )
 
@@ -198,7 +202,7 @@ class Proctor:
     def _end(self, attempt: Attempt, outcome: str) -> Deferred:
         attempt.finishing = True
         grade = None if outcome == "abandoned" else attempt.tenths / 10
-        finished = utc_now()
+        finished = self._now()
         if outcome == "time_up":
             finished = utc_text(min(attempt.deadline, self.clock.seconds()))
         if attempt.id is not None:
