@@ -454,10 +454,9 @@ class SittingTests(unittest.TestCase):
         sends C, and one answering wrong sends A.
         """
         reader = sitters(time_limit=3600)
-        self.assertEqual(
-            [reader._choose(shown(self.student(), SHUFFLED_Q1, 1), right) for right in (True, False)],
-            [b"C", b"A"],
-        )
+        sent = [reader._choose(shown(self.student(), SHUFFLED_Q1, 1), right)
+                for right in (True, False)]
+        self.assertEqual(sent, [b"C", b"A"])
 
     def test_no_time_left(self):
         """
