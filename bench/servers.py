@@ -50,6 +50,8 @@ class Contender:
     # What one LOGIN of this server spends on its password hash, as bench.worker.Verify
     # options: the storm's raw rate is measured with exactly this.
     verify: dict = field(default_factory=dict)
+    # The checkout it runs from, for examtwist (None: this one).
+    tree: str | None = None
 
 
 class RunningServer:
@@ -183,7 +185,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
             server.web_port = await _wait_for_port(process, log, _TWISTD_WEB_LISTENING, name)
         return server
 
-    return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
+    return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds}, tree)
 
 
 def _program(name: str, kind: str, argv, listening: re.Pattern, verify=None) -> Contender:

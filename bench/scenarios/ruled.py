@@ -5,7 +5,8 @@ Scenario 3's students, on the same build of examtwist, sit either the built-in m
 rules: an attempt is written once, when it is graded) or a test with the rules of an exam:
 one attempt per user, shuffled questions and choices, a time limit (every answer stored
 before the next question, every question with its "Time left" line). A --baseline tree sits
-the math test as well, so the rules-off path can be held against the tree before.
+the math test as well, so the rules-off path can be held against the tree before, and the
+ruled tests too if it has test rules (a before/after of a change to the ruled path).
 
 One attempt per user would make a student register and log in again for each attempt,
 which measures argon2, not answering. So the database has many such tests (math's questions,
@@ -25,12 +26,13 @@ import copy
 import math
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.latency import Latencies
 from bench.scenario import (
     EXAMTWIST, Column, Panel, Ratio, Scenario, Target, ratio_above, ratio_below,
 )
-from bench.servers import DATABASE, Contender, ServerFailed, environment
+from bench.servers import DATABASE, ROOT, Contender, ServerFailed, environment
 from bench.session import Worker, ms
 from examtwist.testbank import BUILTIN_TESTS
 from examtwist.wire import LETTERS
@@ -71,21 +73,33 @@ class Lane:
         return self.row.replace(":", "")
 
 
+def has_rules(contender: Contender) -> bool:
+    """Whether the contender's checkout has test rules (protocol 1.1)."""
+    return (Path(contender.tree or ROOT) / "examtwist" / "proctor.py").exists()
+
+
+# bench/ruled_tests.py of this checkout, run with the contender's examtwist: the work dir, then
+# the contender's checkout, come first on the path.
+_ADD_TESTS = f"import runpy; runpy.run_path({str(ROOT / 'bench' / 'ruled_tests.py')!r}, " \
+             "run_name='__main__')"
+
+
 def with_ruled_tests(contender: Contender, count: int) -> Contender:
     """The contender, its fresh database given C{count} ruled tests before it starts."""
 
     async def start(workdir):
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.ruled_tests", str(workdir / DATABASE), str(count),
-            str(TIME_LIMIT), env=environment(), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable, "-c", _ADD_TESTS, str(workdir / DATABASE), str(count),
+            str(TIME_LIMIT), cwd=workdir, env=environment(contender.tree or str(ROOT)),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         output, _ = await process.communicate()
         if process.returncode:
             raise ServerFailed(f"could not add the ruled tests:\n{output.decode(errors='replace')}")
         return await contender.start(workdir)
 
-    return Contender(contender.name, contender.kind, start, contender.verify)
+    return Contender(contender.name, contender.kind, start, contender.verify, contender.tree)
 
 
 class Ruled(Scenario):
@@ -123,7 +137,10 @@ class Ruled(Scenario):
     ]
 
     def lanes(self, bench) -> list[Lane]:
-        """examtwist's math and ruled rows, then each --baseline's math row."""
+        """
+        examtwist's math and ruled rows, then each --baseline's: math, and ruled if its
+        checkout has test rules.
+        """
         key = answer_key()
         math_test = {"tests": [UNTIMED], "repeat": True, "key": key}
         count = self.tests_each(bench.options)
@@ -131,11 +148,11 @@ class Ruled(Scenario):
                  "time_limit": TIME_LIMIT}
         found = []
         for contender in bench.of_kind(self.kind):
-            if contender.name == EXAMTWIST:
-                found += [Lane(MATH, contender, math_test),
-                          Lane(RULED, with_ruled_tests(contender, count), ruled)]
-            elif contender.name.startswith(EXAMTWIST + " "):
+            if contender.name == EXAMTWIST or contender.name.startswith(EXAMTWIST + " "):
                 found.append(Lane(row(contender.name, UNTIMED), contender, math_test))
+                if has_rules(contender):
+                    found.append(Lane(row(contender.name, "ruled"),
+                                      with_ruled_tests(contender, count), ruled))
         return found
 
     @staticmethod
@@ -192,7 +209,10 @@ class Ruled(Scenario):
         return server, workers
 
     def summary(self, measurements: list[dict]):
-        """With a baseline, also examtwist's math row against the baseline's."""
+        """
+        With a baseline, also examtwist's math row against the baseline's (with targets), and
+        its ruled row against the baseline's, if it has one.
+        """
         scenario = copy.copy(self)
         rows = dict.fromkeys(m["server"] for m in measurements if m["scenario"] == self.name)
         for baseline in rows:
@@ -208,6 +228,13 @@ class Ruled(Scenario):
                     Target(f"math answers/s ≥ 95 % of {tree}'s", ratio_above(answers, 0.95)),
                     Target(f"math reply p99 ≤ 105 % of {tree}'s", ratio_below(p99, 1.05)),
                 ]
+                if row(tree, "ruled") in rows:
+                    scenario.ratios = [*scenario.ratios, *(
+                        Ratio(metric, f"ruled {label}, examtwist ÷ {tree}",
+                              under=row(tree, "ruled"), over=RULED)
+                        for metric, label in (("answers_per_s", "answers/s"),
+                                              ("reply_p99_ms", "reply p99"))
+                    )]
         return super(Ruled, scenario).summary(measurements)
 
 
