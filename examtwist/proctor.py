@@ -52,7 +52,15 @@ class Proctor:
     """
 
     resume_window: float = DEFAULT_RESUME_WINDOW
-    _rng = random.SystemRandom()
+
+    @staticmethod
+    def _rng() -> random.Random:
+        """
+        A shuffled attempt's own generator, seeded with 128 bits from the system: one read of
+        its randomness per attempt, where SystemRandom made one system call per choice drawn
+        (25 for 5 questions, 9 % of the reactor's samples in scenario 3c).
+        """
+        return random.Random(os.urandom(16))
 
     def start_proctoring(self) -> None:
         # Who holds an attempt: this node, and a connection of it.
@@ -101,19 +109,22 @@ class Proctor:
         """
         return self._find(wanted).addCallback(self._start, username, address, taken_over)
 
+    def _order(self, test: Test):
+        return draw_order(test, self._rng() if test.rules.shuffled else None)
+
     def _start(self, test: Test, username: str, address: str, taken_over):
         now = self.clock.seconds()
         rules = test.rules
         if not rules.is_open(now):
             raise TestNotOpen(test.name)
         if not rules.continuable:
-            return Attempt(test, self._now(), username, address, draw_order(test, self._rng))
+            return Attempt(test, self._now(), username, address, self._order(test))
         return ensureDeferred(self._take(test, username, address, taken_over, now))
 
     async def _take(self, test: Test, username: str, address: str, taken_over, now: float):
         deadline = test.rules.deadline(now)
         fresh = Fresh(utc_text(now), None if deadline is None else utc_text(deadline),
-                      draw_order(test, self._rng), len(test.questions), address)
+                      self._order(test), len(test.questions), address)
         holder = f"{self._node}/{next(self._holders)}"
         taken = await self.store.take_attempt(username, test.name, test.rules.attempts, fresh,
                                               holder, now, self.resume_window)
