@@ -86,7 +86,7 @@ STORM = ["generator_cpu", "login_p50_ms", "login_p99_ms", "logins_per_s", "other
 THROUGHPUT = ["answers_per_s", "generator_cpu", "others_cpu", "reply_p50_ms", "reply_p99_ms",
               "server_cpu"]
 RULED = ["answers_per_s", "generator_cpu", "graded", "others_cpu", "reply_p50_ms", "reply_p99_ms",
-         "server_cpu", "take_p99_ms", "tests_sat_most"]
+         "server_cpu", "server_us_per_answer", "take_p99_ms", "tests_sat_most"]
 PACED = ["answers_per_s", "generator_cpu", "offered_per_s", "others_cpu", "reply_p50_ms",
          "reply_p99_ms", "server_cpu"]
 WEB = ["failures", "get_p50_ms", "get_p99_ms", "get_rps", "get_server_cpu", "get_wrk_cpu",
