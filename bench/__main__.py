@@ -43,6 +43,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         description="Run the scenarios against examtwist and, when the peers are present, the "
         "original thread-per-connection server; write bench/results/<date>.json, the tables in "
         "docs/performance.md and the plot docs/performance.png.",
+        epilog="The scenarios (docs/performance.md says what each measures): "
+        + "; ".join(f"{name}: {scenario.title}" for name, scenario in EVERY.items()) + ".",
     )
     parser.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers",
                         help="directory of threaded_examd.py and flask_lookup.py "
@@ -64,6 +66,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--generators", type=int, default=2,
                         help="generator processes sharing the students of scenario 3")
+    parser.add_argument("--ruled-tests", type=int, default=0, metavar="N",
+                        help="tests with rules (1 attempt, shuffled, timed) each student of the "
+                             "ruled scenario may sit once, one after another (default: enough "
+                             "for the run's rounds at any rate this machine reaches)")
     parser.add_argument("--paced-rate", type=float, default=1500.0,
                         help="answers/s for scenario 3b when scenario 3 did not run the peer")
     parser.add_argument("--web-connections", type=int, default=32,

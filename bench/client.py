@@ -85,14 +85,34 @@ GREETING_TIMEOUT = 10.0
 CONNECT_TRIES = 3
 
 
-async def connect(host: str, port: int, source: str | None = None) -> ExamConnection:
-    """A connection past the greeting; from the local address C{source} when given."""
+# At most this many connects in flight, fewer than twistd's default listen backlog (50):
+# an overflowing backlog costs SYN retries of whole seconds, or a lost connection.
+CONNECTS_AT_ONCE = 32
+
+
+async def bounded(count: int, make, at_once: int = CONNECTS_AT_ONCE) -> list:
+    """C{make(i)} for each i below C{count}, at most C{at_once} at a time: their results."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(i):
+        async with gate:
+            return await make(i)
+
+    return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def connect(host: str, port: int, source: str | None = None,
+                  protocol=ExamConnection) -> ExamConnection:
+    """
+    A connection past the greeting, an instance of C{protocol}; from the local address
+    C{source} when given.
+    """
     loop = asyncio.get_running_loop()
     for attempt in range(CONNECT_TRIES):
         if source is None:
-            _, connection = await loop.create_connection(ExamConnection, host, port)
+            _, connection = await loop.create_connection(protocol, host, port)
         else:
-            connection = await dial(host, port, source)
+            connection = await dial(host, port, source, protocol)
         try:
             code = await asyncio.wait_for(connection.reply(), GREETING_TIMEOUT)
         except asyncio.TimeoutError:

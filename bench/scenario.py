@@ -147,11 +147,21 @@ def _median_check(metric: str, unit: str, server: str, holds: Callable[[float], 
 
 
 def ratio_above(ratio: Ratio, limit: float):
+    """A target check: the median over rounds of C{ratio} is at least C{limit}."""
+    return _ratio_check(ratio, lambda median: median >= limit)
+
+
+def ratio_below(ratio: Ratio, limit: float):
+    """A target check: the median over rounds of C{ratio} is at most C{limit}."""
+    return _ratio_check(ratio, lambda median: median <= limit)
+
+
+def _ratio_check(ratio: Ratio, holds: Callable[[float], bool]):
     def check(summary: Summary, load: int):
         spread = summary.ratio(load, ratio)
         if spread is None:
             return None
-        return f"{spread.format('.2f')}×", spread.median >= limit
+        return f"{spread.format('.2f')}×", holds(spread.median)
 
     return check
 

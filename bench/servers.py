@@ -27,6 +27,8 @@ _BARE_LISTENING = re.compile(rb"bare exam server listening on [\d.]+:(\d+)")
 _BARE_WEB_LISTENING = re.compile(rb"bare twisted.web listening on [\d.]+:(\d+)")
 _FLASK_LISTENING = re.compile(rb"Running on http://[\d.]+:(\d+)")
 ROOT = Path(__file__).resolve().parent.parent
+# The database file of an examtwist server, in its work dir.
+DATABASE = "examtwist.db"
 
 
 def environment(first_on_path: str = str(ROOT)) -> dict[str, str]:
@@ -52,6 +54,8 @@ class Contender:
     # What one LOGIN of this server spends on its password hash, as bench.worker.Verify
     # options: the storm's raw rate is measured with exactly this.
     verify: dict = field(default_factory=dict)
+    # The checkout it runs from, for examtwist (None: this one).
+    tree: str | None = None
 
 
 class RunningServer:
@@ -188,7 +192,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
             process = await asyncio.create_subprocess_exec(
                 str(twistd), "--nodaemon", "--pidfile=", "--logfile", str(log), "examtwist",
                 "--exam", f"tcp:0:interface={HOST}", *web_options,
-                "--db", str(workdir / "examtwist.db"), *hash_options,
+                "--db", str(workdir / DATABASE), *hash_options,
                 cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             )
         port = await _wait_for_port(process, log, listening, name)
@@ -202,7 +206,7 @@ def examtwist(name: str = "examtwist", tree: str | None = None, hash_memory: int
             server.scraper = asyncio.create_task(scrape(port, scrapes))
         return server
 
-    return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds})
+    return Contender(name, kind, start, {"memory_kib": hash_memory, "rounds": hash_rounds}, tree)
 
 
 async def _watch_as_teacher(workdir: Path, process, log: Path, name: str) -> None:

@@ -26,22 +26,11 @@ import threading
 from collections import Counter
 from time import perf_counter
 
-from bench.client import TextConnection, UnexpectedReply, bound_socket, connect, dial, leave
+from bench.client import (
+    TextConnection, UnexpectedReply, bound_socket, bounded, connect, dial, leave,
+)
 from bench.latency import Latencies
-
-# At most this many connects in flight, fewer than twistd's default listen backlog (50):
-# an overflowing backlog costs SYN retries of whole seconds, or a lost connection.
-CONNECTS_AT_ONCE = 32
-
-
-async def _bounded(count: int, make, at_once: int = CONNECTS_AT_ONCE) -> list:
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(i):
-        async with gate:
-            return await make(i)
-
-    return await asyncio.gather(*(one(i) for i in range(count)))
+from bench.sitting import Sitters
 
 
 class Hold:
@@ -53,7 +42,7 @@ class Hold:
         self.connections = []
 
     async def setup(self) -> dict:
-        self.connections = await _bounded(self.wanted, lambda i: connect(*self.address))
+        self.connections = await bounded(self.wanted, lambda i: connect(*self.address))
         return {"held": len(self.connections)}
 
     async def round(self, seconds: float) -> dict:
@@ -140,7 +129,7 @@ class Storm:
         self.password = password
 
     async def setup(self) -> dict:
-        await _bounded(
+        await bounded(
             len(self.users), lambda i: _register(*self.address, self.users[i], self.password)
         )
         return {"users": len(self.users)}
@@ -213,7 +202,7 @@ class Students:
             await connection.expect(f"REGISTER {self.users[i]} {self.password}".encode(), 231)
             return Student(connection, self.take, self.answer, self.questions)
 
-        self.students = await _bounded(len(self.users), enrol)
+        self.students = await bounded(len(self.users), enrol)
         return {"students": len(self.students)}
 
     async def round(self, seconds: float, rate: float | None = None) -> dict:
@@ -721,7 +710,7 @@ class Oversize:
 
 ROLES = {"hold": Hold, "probe": Probe, "storm": Storm, "students": Students, "verify": Verify,
          "sessions": Sessions, "flood": Flood, "honest": Honest, "guess": Guess,
-         "oversize": Oversize}
+         "oversize": Oversize, "sitters": Sitters}
 
 
 def _emit(message: dict) -> None:

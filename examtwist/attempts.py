@@ -13,8 +13,11 @@ from examtwist.testbank import Question, Test, grade_tenths
 from examtwist.wire import LETTERS
 
 
-def draw_order(test: Test, rng: random.Random) -> Order:
-    """A new attempt's order: the test's own, or drawn anew when the test is shuffled."""
+def draw_order(test: Test, rng: random.Random | None) -> Order:
+    """
+    A new attempt's order: the test's own, or drawn anew with C{rng} when the test is shuffled
+    (an unshuffled test needs none).
+    """
     if not test.rules.shuffled:
         return Order("", "")
     positions = list(range(1, len(test.questions) + 1))

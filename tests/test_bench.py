@@ -19,7 +19,10 @@ from twisted.trial.unittest import SkipTest
 
 from bench import wrk
 from bench.cluster import POSTGRES_ENV
+from bench.client import UnexpectedReply
+from bench.scenarios.ruled import answer_key
 from bench.servers import find_peers, find_web_peer
+from bench.sitting import ReadingConnection, Sitter, Sitters
 from bench.session import ROOT
 
 from tests.support import POSTGRES, require, temp_dir
@@ -82,6 +85,8 @@ STORM = ["generator_cpu", "login_p50_ms", "login_p99_ms", "logins_per_s", "other
          "probe_p50_ms", "probe_p99_ms", "raw_verifies_per_s", "server_cpu", "share_of_raw"]
 THROUGHPUT = ["answers_per_s", "generator_cpu", "others_cpu", "reply_p50_ms", "reply_p99_ms",
               "server_cpu"]
+RULED = ["answers_per_s", "generator_cpu", "graded", "others_cpu", "reply_p50_ms", "reply_p99_ms",
+         "server_cpu", "server_us_per_answer", "take_p99_ms", "tests_sat_most"]
 PACED = ["answers_per_s", "generator_cpu", "offered_per_s", "others_cpu", "reply_p50_ms",
          "reply_p99_ms", "server_cpu"]
 WEB = ["failures", "get_p50_ms", "get_p99_ms", "get_rps", "get_server_cpu", "get_wrk_cpu",
@@ -202,6 +207,8 @@ class BenchSmokeTests(unittest.TestCase):
             ("throughput", "examtwist", 8, 0, THROUGHPUT),
             ("throughput", "bare LineReceiver", 8, 0, THROUGHPUT),
             ("paced", "examtwist", 8, 0, PACED),
+            ("ruled", "examtwist: math", 8, 0, RULED),
+            ("ruled", "examtwist: ruled", 8, 0, RULED),
             ("web", "examtwist", 4, 0, WEB),
             ("web", "bare twisted.web", 4, 0, WEB),
             *(("hostile", f"examtwist: {attack}", load, 0, metrics)
@@ -211,6 +218,7 @@ class BenchSmokeTests(unittest.TestCase):
             for metric in {"held": ["rss_per_connection_kib", "probe_p99_ms"],
                            "storm": ["logins_per_s", "raw_verifies_per_s"],
                            "throughput": ["answers_per_s"], "paced": ["answers_per_s"],
+                           "ruled": ["answers_per_s", "graded"],
                            "web": ["post_rps", "get_rps", "post_p99_ms", "get_p99_ms",
                                    "wrk_cpu"],
                            "hostile": []}[m["scenario"]]:  # test_hostile_students checks it
@@ -224,6 +232,9 @@ class BenchSmokeTests(unittest.TestCase):
                                    ("8", "bare LineReceiver")],
             "3b. Test throughput at the peer's best rate": [("students", "server"),
                                                             ("8", "examtwist")],
+            "3c. A test with rules beside one without": [
+                ("students", "server"), ("8", "examtwist: math"), ("8", "examtwist: ruled"),
+            ],
             "4. Web lookups": [("wrk connections", "server"), ("4", "examtwist"),
                                ("4", "bare twisted.web")],
             "6. Hostile students": [
@@ -285,6 +296,44 @@ class BenchSmokeTests(unittest.TestCase):
         self.assertIn("POST /handlelogin req/s, examtwist ÷ Flask peer at 4:", page)
         self.assertIn("GET /api/students/<id> req/s, examtwist ÷ bare twisted.web (ceiling) at 4:",
                       page)
+
+    async def test_ruled_beside_untimed(self):
+        """
+        If scenario 3c runs beside a baseline tree (this one, as "examtwist same"), then the
+        built-in math test and the ruled tests are sat on both in every round, every attempt
+        graded as its answers earned, no student runs out of tests, and the page quotes the
+        ruled test against math, and each test against the baseline, with a verdict on each of
+        the four targets.
+        """
+        data, page, log = await self.bench("--scenarios", "ruled", "--baseline", f"same={ROOT}",
+                                           "--ruled-tests", "1000")
+        rows = ["examtwist: math", "examtwist: ruled", "examtwist same: math",
+                "examtwist same: ruled"]
+        self.assertEqual(measured(data), [("ruled", row, 8, 0, RULED) for row in rows])
+        for m in data["measurements"]:
+            self.assertGreater(m["metrics"]["graded"], 0, m["server"])
+            self.assertGreater(m["metrics"]["answers_per_s"], 0, m["server"])
+        for m in data["measurements"]:
+            if m["server"].endswith(": ruled"):
+                self.assertLess(m["metrics"]["tests_sat_most"], 1000)
+        self.assertEqual(tables(page), {"3c. A test with rules beside one without": [
+            ("students", "server"), *(("8", row) for row in rows),
+        ]})
+        quoted = [line.split(" at 8:")[0] for line in page.splitlines() if " at 8: **" in line]
+        self.assertEqual(quoted, [
+            "- answers/s, ruled ÷ math", "- reply p99, ruled ÷ math",
+            "- math answers/s, examtwist ÷ examtwist same",
+            "- math reply p99, examtwist ÷ examtwist same",
+            "- ruled answers/s, examtwist ÷ examtwist same",
+            "- ruled reply p99, examtwist ÷ examtwist same",
+        ])
+        verdicts = [line.split(":")[0] for line in page.splitlines() if line.startswith("- Target")]
+        self.assertEqual(verdicts, [
+            "- Target answers/s of the ruled test ≥ 60 % of the untimed test's",
+            "- Target reply p99 of the ruled test ≤ 2× the untimed test's",
+            "- Target math answers/s ≥ 95 % of examtwist same's",
+            "- Target math reply p99 ≤ 105 % of examtwist same's",
+        ])
 
     async def test_hostile_students(self):
         """
@@ -380,3 +429,61 @@ class WrkOutputTests(unittest.TestCase):
         self.assertEqual(str(failed.exception), "cannot read wrk's output:\n"
                                                 "unable to connect to 127.0.0.1:1 Connection"
                                                 " refused\n")
+
+
+def sitters(time_limit=None) -> Sitters:
+    """Students of the math test as scenario 3c gives it, not connected."""
+    return Sitters("127.0.0.1", 1, 0, "s", "pw", ["ruled1"], answer_key(),
+                   time_limit=time_limit)
+
+
+def shown(student: Sitter, reply: bytes, number: int) -> Sitter:
+    student.connection.text, student.number, student.take = reply, number, b"TAKE ruled1"
+    return student
+
+
+SHUFFLED_Q1 = (b"350-Question 1 of 5\r\n350-Time left: 3599 s\r\n350-What is 12 * 12?\r\n"
+               b"350-A) 132\r\n350-B) 124\r\n350-C) 144\r\n350 D) 142\r\n")
+
+
+class SittingTests(unittest.TestCase):
+    """How scenario 3c's students read a question and check a grade (bench.sitting)."""
+
+    def student(self) -> Sitter:
+        return Sitter(ReadingConnection(), "ada")
+
+    def test_answer_by_the_text(self):
+        """
+        If question 1 shows 144, the right choice, under C, then a student answering right
+        sends C, and one answering wrong sends A.
+        """
+        reader = sitters(time_limit=3600)
+        sent = [reader._choose(shown(self.student(), SHUFFLED_Q1, 1), right)
+                for right in (True, False)]
+        self.assertEqual(sent, [b"C", b"A"])
+
+    def test_no_time_left(self):
+        """
+        If a question of a timed test comes without its "Time left" line, or one of the untimed
+        test with one, then reading it fails: the round's figures are void.
+        """
+        untimed = SHUFFLED_Q1.replace(b"350-Time left: 3599 s\r\n", b"")
+        with self.assertRaises(UnexpectedReply):
+            sitters(time_limit=3600)._choose(shown(self.student(), untimed, 1), True)
+        with self.assertRaises(UnexpectedReply):
+            sitters()._choose(shown(self.student(), SHUFFLED_Q1, 1), True)
+
+    def test_wrong_grade(self):
+        """
+        If 4 of 5 answers were right and the server grades 60.0, then checking the grade
+        fails and says both; "80.0 (4/5 correct)" passes.
+        """
+        student = shown(self.student(), b"250 Your grade is 60.0 (3/5 correct)\r\n", 5)
+        student.correct = 4
+        with self.assertRaises(UnexpectedReply) as failed:
+            sitters()._check_grade(student)
+        self.assertEqual(str(failed.exception),
+                         "b'TAKE ruled1': graded b'250 Your grade is 60.0 (3/5 correct)\\r\\n',"
+                         " earned b'250 Your grade is 80.0 (4/5 correct)\\r\\n'")
+        student.connection.text = b"250 Your grade is 80.0 (4/5 correct)\r\n"
+        self.assertIsNone(sitters()._check_grade(student))

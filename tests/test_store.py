@@ -18,6 +18,10 @@ from examtwist import storage
 from examtwist.attempts import Attempt
 from examtwist.storage import (
     ConnectionCount,
+    Ending,
+    Fresh,
+    NoAttemptsLeft,
+    Order,
     Result,
     Store,
     StoreClosed,
@@ -25,7 +29,7 @@ from examtwist.storage import (
     TestSummary,
     UserSummary,
 )
-from examtwist.testbank import BUILTIN_TESTS, Question, Test
+from examtwist.testbank import BUILTIN_TESTS, Question, Rules, Test
 from tests.support import OnPostgres, backend_of, database_at, open_store, temp_db
 
 QUIZ = Test("Quiz", (Question(("Pick B",), ("a", "b", "c", "d"), "B"),))
@@ -367,6 +371,35 @@ class ResultTests(unittest.TestCase):
         self.assertEqual(outcomes, ["stored", "LookupError", "stored", "stored"])
         self.assertEqual(await store.list_results(),
                          [result(), result(test="python"), result()])
+
+    async def test_takes_asked_for_together_fail_alone(self):
+        """
+        If 4 TAKEs of a 1-attempt test arrive together (zoe, an unknown user, alice, then
+        alice again from another connection), then the unknown user fails alone with
+        LookupError, zoe and alice start attempts, and alice's second TAKE holds her open
+        attempt (continued, question 1) rather than being refused; a later TAKE of zoe's,
+        once hers ended, gets NoAttemptsLeft.
+        """
+        store = await open_store(self)
+        for user in ("zoe", "alice"):
+            await store.add_user(user, "h")
+        await store.add_test(Test("Exam", QUIZ.questions, Rules(attempts=1)))
+        fresh = Fresh(FROZEN, None, Order("", ""), 1, "127.0.0.1:4000")
+
+        def take(user, holder):
+            return store.take_attempt(user, "Exam", 1, fresh, holder, 1775044800.0, 1800)
+
+        takes = [take("zoe", "n/1"), take("nobody", "n/2"), take("alice", "n/3"),
+                 take("alice", "n/4")]
+        outcomes = [await t.addErrback(lambda f: f.trap(LookupError).__name__) for t in takes]
+        self.assertEqual(
+            [o if isinstance(o, str) else (o.continued, o.answered, o.previous_holder)
+             for o in outcomes],
+            [(False, 0, None), "LookupError", (False, 0, None), (True, 0, "n/3")],
+        )
+        await store.end_attempt(outcomes[0].id, "n/1", Ending("abandoned", None, FROZEN))
+        with self.assertRaises(NoAttemptsLeft):
+            await take("zoe", "n/5")
 
     async def test_close_waits_for_writes_in_flight(self):
         """If 20 results are being written when close is asked, then all 20 are stored."""

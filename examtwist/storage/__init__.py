@@ -61,6 +61,7 @@ class Store(Transactions, TeacherArea):
         self._bank_checks = Coalescing(self._run, catalog.fresh_bank, catalog.BankCache())
         self._result_writes = Coalescing(self._run, attempts.record_results)
         self._answer_writes = Coalescing(self._run, attempts.record_answers)
+        self._takes = Coalescing(self._run, attempts.take_many)
 
     # Users
 
@@ -133,8 +134,7 @@ class Store(Transactions, TeacherArea):
         The user's open attempt of the test, now held by C{holder}, or a new one.
         @raise NoAttemptsLeft: (in the Deferred)
         """
-        return self._run(attempts.take, username, test, allowed, fresh, holder, now,
-                         resume_window)
+        return self._takes((username, test, allowed, fresh, holder, now, resume_window))
 
     def record_answer(self, attempt_id: int, holder: str, answer: Answer,
                       ending: Ending | None = None) -> Deferred[None]:

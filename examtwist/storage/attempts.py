@@ -71,8 +71,10 @@ class Ending(NamedTuple):
 
 
 def _ids(txn, username: str, test: str) -> tuple[int, int]:
+    # The test by its index, on lower(name): C{tests.name = ?} reads every test.
     txn.execute(
-        "SELECT users.id, tests.id FROM users, tests WHERE users.username = ? AND tests.name = ?",
+        "SELECT users.id, tests.id FROM users, tests"
+        " WHERE users.username = ? AND lower(tests.name) = lower(?)",
         (username, test),
     )
     found = txn.fetchone()
@@ -118,6 +120,23 @@ def _insert_answers(txn, attempt_id: int, answers) -> None:
 
 
 # Attempts that can be continued
+
+def take_many(txn, items: list[tuple]) -> list:
+    """
+    L{take} for each item (its arguments after C{txn}): one commit for all, an attempt being
+    started as costly as an answer under load. A take refused (L{NoAttemptsLeft}) or without
+    its user or test fails alone; any other error rolls back the whole transaction and fails
+    every one in it. Users are locked in the order of their names, so batches of two nodes
+    never wait for each other in a circle.
+    """
+    outcomes: list = [None] * len(items)
+    for index in sorted(range(len(items)), key=lambda i: items[i][0]):
+        try:
+            outcomes[index] = take(txn, *items[index])
+        except (NoAttemptsLeft, LookupError) as e:
+            outcomes[index] = e
+    return outcomes
+
 
 def take(txn, username: str, test: str, allowed: int | None, fresh: Fresh, holder: str,
          now: float, resume_window: float) -> Taken:
