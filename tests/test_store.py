@@ -17,6 +17,8 @@ from twisted.trial import unittest
 from examtwist import storage
 from examtwist.attempts import Attempt
 from examtwist.storage import (
+    Answer,
+    AnswerRow,
     ConnectionCount,
     Ending,
     Fresh,
@@ -313,6 +315,28 @@ class CatalogTests(unittest.TestCase):
 
 
 class ResultTests(unittest.TestCase):
+    async def test_every_answer_of_a_long_test(self):
+        """
+        If alice's attempt of a 5,000-question test is stored with all 5,000 answers (B each,
+        stored as shown; more values than one SQL statement may carry), then the store lists
+        5,000 answers, numbered 1 to 5,000, the first
+        AnswerRow("alice", "Long", "2026-02-03T10:00:00Z", 1, 1, "B", "B", True,
+        "2026-02-03T10:00:01Z").
+        """
+        store = await open_store(self)
+        await store.add_user("alice", "h")
+        await store.add_test(Test("Long", QUIZ.questions[:1] * 5000))
+        answers = tuple(Answer(n, n, "B", "B", True, "2026-02-03T10:00:01Z")
+                        for n in range(1, 5001))
+        await store.record_result(
+            Result("alice", "Long", "graded", 5000, 5000, 5000, 100.0, "2026-02-03T10:00:00Z",
+                   "2026-02-03T10:09:00Z", "127.0.0.1:4000"), Order("", ""), answers)
+        listed = await store.list_answers()
+        self.assertEqual((len(listed), [a.number for a in listed], listed[0]),
+                         (5000, list(range(1, 5001)),
+                          AnswerRow("alice", "Long", "2026-02-03T10:00:00Z", 1, 1, "B", "B", True,
+                                    "2026-02-03T10:00:01Z")))
+
     async def test_record_and_list(self):
         """If a graded and an abandoned result are stored, then both are listed, in order."""
         store = await open_store(self)

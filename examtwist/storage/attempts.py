@@ -109,13 +109,19 @@ def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -
     return outcomes
 
 
+# Answers written by one statement at most: 700 parameters, below every SQLite's limit.
+_ANSWERS_PER_INSERT = 100
+
+
 def _insert_answers(txn, attempt_id: int, answers) -> None:
-    if answers:
-        txn.executemany(
+    """An attempt's answers, a row each, by as few statements as SQL parameters allow."""
+    for start in range(0, len(answers), _ANSWERS_PER_INSERT):
+        some = answers[start:start + _ANSWERS_PER_INSERT]
+        txn.execute(
             "INSERT INTO answers (attempt_id, number, position, shown, meant, correct,"
-            " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(attempt_id, a.number, a.position, a.shown, a.meant, int(a.correct), a.answered_at)
-             for a in answers],
+            " answered_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(some)),
+            [value for a in some for value in
+             (attempt_id, a.number, a.position, a.shown, a.meant, int(a.correct), a.answered_at)],
         )
 
 
