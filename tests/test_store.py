@@ -318,7 +318,8 @@ class ResultTests(unittest.TestCase):
     async def test_every_answer_of_a_long_test(self):
         """
         If alice's attempt of a 5,000-question test is stored with all 5,000 answers (B each,
-        stored as shown; more values than one SQL statement may carry), then the store lists
+        stored as shown; 35,000 values, more than SQLite before 3.32 takes in one statement),
+        then the store lists
         5,000 answers, numbered 1 to 5,000, the first
         AnswerRow("alice", "Long", "2026-02-03T10:00:00Z", 1, 1, "B", "B", True,
         "2026-02-03T10:00:01Z").
