@@ -319,9 +319,7 @@ class ResultTests(unittest.TestCase):
         """
         If alice's attempt of a 5,000-question test is stored with all 5,000 answers (B each,
         stored as shown; 35,000 values, more than SQLite before 3.32 takes in one statement),
-        then the store lists
-        5,000 answers, numbered 1 to 5,000, the first
-        AnswerRow("alice", "Long", "2026-02-03T10:00:00Z", 1, 1, "B", "B", True,
+        then the store lists 5,000 answers, numbered 1 to 5,000, the first AnswerRow("alice", "Long", "2026-02-03T10:00:00Z", 1, 1, "B", "B", True,
         "2026-02-03T10:00:01Z").
         """
         store = await open_store(self)
