@@ -14,7 +14,7 @@ from examtwist.desk import NoSuchTest, TestNotOpen
 from examtwist.lines import State
 from examtwist.rulelines import TIME_IS_UP, info_lines, result_line, time_left_line
 from examtwist.storage import NoAttemptsLeft, TakenOver
-from examtwist.wire import format_reply, grade_text, parse_answer
+from examtwist.wire import format_reply, grade_text, insert_line, parse_answer
 
 log = Logger()
 
@@ -60,14 +60,12 @@ class TakingTests:
         self.reply(554, "Test is not open" if refusal is TestNotOpen else "No attempts left")
 
     def _ask(self) -> None:
-        """Send the open question: formatted once for everyone, unless it has a clock."""
+        """Send the open question, formatted once; with its time left if it has a clock."""
         attempt = self.attempt
-        question, number, total = attempt.open_question()
-        if attempt.deadline is None:
-            return self.write(self.factory.question_reply(question, number, total))
-        lines = question.reply_lines(number, total)
-        lines.insert(1, time_left_line(self.desk.time_left(attempt)))
-        self.reply(350, *lines)
+        reply = self.factory.question_reply(*attempt.open_question())
+        if attempt.deadline is not None:
+            reply = insert_line(reply, 1, time_left_line(self.desk.time_left(attempt)))
+        self.write(reply)
 
     def do_INFO(self, argument: str):
         wanted = argument.strip()

@@ -128,6 +128,17 @@ def format_reply(code: int, *lines: str) -> bytes:
     ).encode("utf-8")
 
 
+def insert_line(reply: bytes, after: int, line: str) -> bytes:
+    """
+    A reply encoded by L{format_reply} with one more line after its first C{after} lines (not
+    as its last): a reply formatted once can still carry a line of its own.
+    """
+    cut = 0
+    for _ in range(after):
+        cut = reply.index(b"\n", cut) + 1
+    return b"%s%s-%s\r\n%s" % (reply[:cut], reply[:3], line.encode("utf-8"), reply[cut:])
+
+
 class Reply(NamedTuple):
     code: int
     lines: tuple[str, ...]

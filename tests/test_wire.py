@@ -13,6 +13,7 @@ from examtwist.wire import (
     ReplyParser,
     format_reply,
     grade_text,
+    insert_line,
     parse_grade,
     parse_question_heading,
     question_heading,
@@ -38,6 +39,18 @@ class FormatReplyTests(SynchronousTestCase):
     def test_utf8(self) -> None:
         """If the text is not ASCII, then it is sent as UTF-8."""
         self.assertEqual(format_reply(350, "Größe?"), b"350 Gr\xc3\xb6\xc3\x9fe?\r\n")
+
+    def test_line_inserted(self) -> None:
+        """
+        If "Time left: 41 s" is put after the first line of a formatted question, then it is
+        the question's second line, continued, and the rest is unchanged.
+        """
+        question = format_reply(350, "Question 2 of 2", "Größe?", "A) 1", "B) 2", "C) 3", "D) 4")
+        self.assertEqual(
+            insert_line(question, 1, "Time left: 41 s"),
+            b"350-Question 2 of 2\r\n350-Time left: 41 s\r\n350-Gr\xc3\xb6\xc3\x9fe?\r\n"
+            b"350-A) 1\r\n350-B) 2\r\n350-C) 3\r\n350 D) 4\r\n",
+        )
 
 
 class ReplyParserTests(SynchronousTestCase):
