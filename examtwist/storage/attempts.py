@@ -114,14 +114,18 @@ _ANSWERS_PER_INSERT = 100
 
 
 def _insert_answers(txn, attempt_id: int, answers) -> None:
-    """An attempt's answers, a row each, by as few statements as SQL parameters allow."""
-    for start in range(0, len(answers), _ANSWERS_PER_INSERT):
-        some = answers[start:start + _ANSWERS_PER_INSERT]
+    """An attempt's answers, a row each."""
+    _insert_rows(txn, [(attempt_id, *a[:4], int(a.correct), a.answered_at) for a in answers])
+
+
+def _insert_rows(txn, rows: list[tuple]) -> None:
+    """Answers' rows by as few statements as SQL parameters allow."""
+    for start in range(0, len(rows), _ANSWERS_PER_INSERT):
+        some = rows[start:start + _ANSWERS_PER_INSERT]
         txn.execute(
             "INSERT INTO answers (attempt_id, number, position, shown, meant, correct,"
             " answered_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(some)),
-            [value for a in some for value in
-             (attempt_id, a.number, a.position, a.shown, a.meant, int(a.correct), a.answered_at)],
+            [value for row in some for value in row],
         )
 
 
@@ -196,6 +200,7 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
     all; an attempt no longer held by the writer fails alone (L{TakenOver}).
     """
     outcomes: list[TakenOver | None] = []
+    rows = []
     for attempt_id, holder, answer, ending in items:
         end = ", outcome = ?, grade = ?, finished_at = ?" if ending else ""
         txn.execute(
@@ -206,8 +211,9 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
         if txn.rowcount != 1:
             outcomes.append(TakenOver(attempt_id))
             continue
-        _insert_answers(txn, attempt_id, (answer,))
+        rows.append((attempt_id, *answer[:4], int(answer.correct), answer.answered_at))
         outcomes.append(None)
+    _insert_rows(txn, rows)
     return outcomes
 
 
