@@ -18,11 +18,11 @@ from tests.support import OnPostgres, backend_of, database_at, open_store
 class SchemaFileTests(SynchronousTestCase):
     def test_versions(self):
         """
-        If examtwist reads its schema files, then they are versions 1 to 8, in this order:
+        If examtwist reads its schema files, then they are versions 1 to 9, in this order:
         001-users-tests-results.sql, 002-students.sql, 003-connection-count.sql,
         004-tests-version.sql, 005-usernames-ignoring-case.sql,
         006-test-rules-attempts-answers-roster.sql, 007-node-heartbeats.sql,
-        008-teachers-sessions.sql.
+        008-teachers-sessions.sql, 009-answer-counts.sql.
         """
         self.assertEqual(
             [(m.version, m.file) for m in MIGRATIONS],
@@ -30,9 +30,10 @@ class SchemaFileTests(SynchronousTestCase):
              (3, "003-connection-count.sql"), (4, "004-tests-version.sql"),
              (5, "005-usernames-ignoring-case.sql"),
              (6, "006-test-rules-attempts-answers-roster.sql"),
-             (7, "007-node-heartbeats.sql"), (8, "008-teachers-sessions.sql")],
+             (7, "007-node-heartbeats.sql"), (8, "008-teachers-sessions.sql"),
+             (9, "009-answer-counts.sql")],
         )
-        self.assertEqual(LATEST_VERSION, 8)
+        self.assertEqual(LATEST_VERSION, 9)
 
     def test_statements(self):
         """
@@ -76,12 +77,12 @@ class SchemaLogTests(TestCase):
     async def test_migrated(self):
         """
         If a database at schema 2 is opened, then the log says "Migrated the database from
-        schema 2 to 8".
+        schema 2 to 9".
         """
         path = await database_at(self, 2)
         with capturedLogs() as events:
             await open_store(self, path)
-        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 8"])
+        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 9"])
 
 
 class PostgresSchemaLogTests(OnPostgres, SchemaLogTests):
@@ -123,7 +124,7 @@ class ResultsMigrationTests(TestCase):
         ), ""))
         [(version,)] = await deferToThread(backend_of(self).execute, path,
                                            "SELECT version FROM schema_version")
-        self.assertEqual(version, 8)
+        self.assertEqual(version, 9)
 
 
 class PostgresResultsMigrationTests(OnPostgres, ResultsMigrationTests):

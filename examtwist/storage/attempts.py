@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from examtwist.testbank import grade_tenths
+from examtwist.storage.answercounts import AnswerCounts
 from examtwist.storage.records import (
     AnswerRow,
     NoAttemptsLeft,
@@ -89,6 +90,7 @@ def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -
     rolls back the whole transaction and fails every one in it: none is stored.
     """
     outcomes: list[LookupError | None] = []
+    counts = AnswerCounts()
     for result, order, answers in items:
         try:
             user_id, test_id = _ids(txn, result.username, result.test)
@@ -103,7 +105,9 @@ def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -
              result.grade, result.started_at, result.finished_at, *order, result.client),
         )
         _insert_answers(txn, txn.fetchone()[0], answers)
+        counts.add(test_id, answers)
         outcomes.append(None)
+    counts.write(txn)
     return outcomes
 
 
@@ -171,18 +175,22 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
     all; an attempt no longer held by the writer fails alone (L{TakenOver}).
     """
     outcomes: list[TakenOver | None] = []
+    counts = AnswerCounts()
     for attempt_id, holder, answer, ending in items:
         end = ", outcome = ?, grade = ?, finished_at = ?" if ending else ""
         txn.execute(
             f"UPDATE attempts SET answered = answered + 1, correct = correct + ?{end}"
-            " WHERE id = ? AND holder = ? AND outcome = 'open' AND answered = ?",
+            " WHERE id = ? AND holder = ? AND outcome = 'open' AND answered = ? RETURNING test_id",
             (int(answer.correct), *(ending or ()), attempt_id, holder, answer.number - 1),
         )
-        if txn.rowcount != 1:
+        held = txn.fetchone()
+        if held is None:
             outcomes.append(TakenOver(attempt_id))
             continue
         _insert_answers(txn, attempt_id, (answer,))
+        counts.add(held[0], (answer,))
         outcomes.append(None)
+    counts.write(txn)
     return outcomes
 
 
@@ -215,34 +223,59 @@ def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
 
 def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=()) -> int:
     """
-    End the open attempts whose time has come (of those C{where} selects): at the deadline,
-    graded as time up; suspended longer than the resume window, abandoned when it ran out. An
-    attempt held by a node that has gone counts as suspended since the node was last seen.
-    Fires with how many it ended.
+    End the open attempts whose time has come (of those C{where} selects), as L{overdue}
+    says. Fires with how many it ended.
     """
-    window_start = utc_text(now - resume_window)
+    ended = 0
+    for attempt_id, *state in open_attempts(txn, now, where, args, resume_window):
+        txn.execute(
+            "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
+            " WHERE id = ? AND outcome = 'open'",
+            (*overdue(now, resume_window, *state), attempt_id),
+        )
+        ended += txn.rowcount
+    return ended
+
+
+def open_attempts(txn, now: float, where: str = "1 = 1", args=(),
+                  resume_window: float | None = None) -> list[tuple]:
+    """
+    The open attempts C{where} selects, as (id, correct, total, deadline, suspended_at, gone_at)
+    for L{overdue}; with C{resume_window}, only those whose time may have come. C{gone_at}:
+    when the node holding it was last seen, if that node has gone.
+    """
+    due = ""
+    if resume_window is not None:
+        window_start = utc_text(now - resume_window)
+        due = " AND (deadline <= ? OR suspended_at <= ? OR nodes.seen_at <= ?)"
+        args = (utc_text(now), window_start, window_start, *args)
     txn.execute(
         "SELECT id, correct, total, deadline, suspended_at, nodes.seen_at FROM attempts"
         " LEFT JOIN nodes ON attempts.holder IS NOT NULL AND nodes.dead_after <= ?"
         " AND nodes.node = substr(attempts.holder, 1, length(nodes.node))"
-        " WHERE outcome = 'open' AND (deadline <= ? OR suspended_at <= ? OR nodes.seen_at <= ?)"
-        f" AND {where}",
-        (utc_text(now), utc_text(now), window_start, window_start, *args),
+        f" WHERE outcome = 'open'{due} AND {where}",
+        (utc_text(now), *args),
     )
-    ended = 0
-    for attempt_id, correct, total, deadline, suspended_at, gone_at in txn.fetchall():
-        due = [(utc_seconds(deadline), "time_up")] if deadline else []
-        if suspended_at or gone_at:
-            due.append((utc_seconds(suspended_at or gone_at) + resume_window, "abandoned"))
-        when, outcome = min(t for t in due if t[0] <= now)
-        grade = _grade(correct, total) if outcome == "time_up" else None
-        txn.execute(
-            "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
-            " WHERE id = ? AND outcome = 'open'",
-            (outcome, grade, utc_text(when), attempt_id),
-        )
-        ended += txn.rowcount
-    return ended
+    return txn.fetchall()
+
+
+def overdue(now: float, resume_window: float, correct: int, total: int, deadline: str | None,
+            suspended_at: str | None, gone_at: str | None) -> Ending | None:
+    """
+    How an open attempt has ended by C{now}, or None while it may go on: at its deadline,
+    graded as time up; suspended longer than the resume window, abandoned when it ran out
+    (whichever came first). An attempt held by a node that has gone counts as suspended since
+    the node was last seen (C{gone_at}).
+    """
+    due = [(utc_seconds(deadline), "time_up")] if deadline else []
+    if suspended_at or gone_at:
+        due.append((utc_seconds(suspended_at or gone_at) + resume_window, "abandoned"))
+    passed = [t for t in due if t[0] <= now]
+    if not passed:
+        return None
+    when, outcome = min(passed)
+    return Ending(outcome, _grade(correct, total) if outcome == "time_up" else None,
+                  utc_text(when))
 
 
 def heartbeat(txn, node: str, now: float, dead_after: float) -> None:
