@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from examtwist.testbank import grade_tenths
 from examtwist.storage.answercounts import AnswerCounts
+from examtwist.storage.overdue import open_attempts, overdue
 from examtwist.storage.records import (
     AnswerRow,
     NoAttemptsLeft,
     Result,
     TakenOver,
-    utc_seconds,
     utc_text,
 )
 
@@ -237,47 +236,6 @@ def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=())
     return ended
 
 
-def open_attempts(txn, now: float, where: str = "1 = 1", args=(),
-                  resume_window: float | None = None) -> list[tuple]:
-    """
-    The open attempts C{where} selects, as (id, correct, total, deadline, suspended_at, gone_at)
-    for L{overdue}; with C{resume_window}, only those whose time may have come. C{gone_at}:
-    when the node holding it was last seen, if that node has gone.
-    """
-    due = ""
-    if resume_window is not None:
-        window_start = utc_text(now - resume_window)
-        due = " AND (deadline <= ? OR suspended_at <= ? OR nodes.seen_at <= ?)"
-        args = (utc_text(now), window_start, window_start, *args)
-    txn.execute(
-        "SELECT id, correct, total, deadline, suspended_at, nodes.seen_at FROM attempts"
-        " LEFT JOIN nodes ON attempts.holder IS NOT NULL AND nodes.dead_after <= ?"
-        " AND nodes.node = substr(attempts.holder, 1, length(nodes.node))"
-        f" WHERE outcome = 'open'{due} AND {where}",
-        (utc_text(now), *args),
-    )
-    return txn.fetchall()
-
-
-def overdue(now: float, resume_window: float, correct: int, total: int, deadline: str | None,
-            suspended_at: str | None, gone_at: str | None) -> Ending | None:
-    """
-    How an open attempt has ended by C{now}, or None while it may go on: at its deadline,
-    graded as time up; suspended longer than the resume window, abandoned when it ran out
-    (whichever came first). An attempt held by a node that has gone counts as suspended since
-    the node was last seen (C{gone_at}).
-    """
-    due = [(utc_seconds(deadline), "time_up")] if deadline else []
-    if suspended_at or gone_at:
-        due.append((utc_seconds(suspended_at or gone_at) + resume_window, "abandoned"))
-    passed = [t for t in due if t[0] <= now]
-    if not passed:
-        return None
-    when, outcome = min(passed)
-    return Ending(outcome, _grade(correct, total) if outcome == "time_up" else None,
-                  utc_text(when))
-
-
 def heartbeat(txn, node: str, now: float, dead_after: float) -> None:
     """This node is alive now, and counts as gone after C{dead_after} unless it beats again."""
     txn.execute(
@@ -287,10 +245,6 @@ def heartbeat(txn, node: str, now: float, dead_after: float) -> None:
     )
     # Nodes gone a week ago hold nothing a resume window still waits for.
     txn.execute("DELETE FROM nodes WHERE dead_after < ?", (utc_text(now - 7 * 86400),))
-
-
-def _grade(correct: int, total: int) -> float:
-    return grade_tenths(correct, total) / 10
 
 
 # Reading

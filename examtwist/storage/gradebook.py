@@ -8,7 +8,7 @@ reach Python, never every attempt or answer.
 An attempt is "in progress" while its outcome is C{open} (protocol 1.1 writes an attempt when it
 starts only for a test with an attempts limit or a time limit; any other attempt is written
 when it ends) and its time has not come: an open attempt past its deadline or its resume
-window is shown as L{examtwist.storage.attempts.overdue} says it has ended, as the next look at
+window is shown as L{examtwist.storage.overdue} says it has ended, as the next look at
 it will store it. It is "finished" when it got a grade: C{graded} or C{time_up}. Answers count
 by the choice meant (the stored letter), so shuffled attempts add up with the others.
 """
@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from examtwist.storage import answercounts
-from examtwist.storage.attempts import open_attempts, overdue
+from examtwist.storage.overdue import open_attempts, overdue
 from examtwist.storage.records import utc_seconds, utc_text
 from examtwist.testbank import Rules
 
@@ -132,8 +132,8 @@ def _test_row(txn, found, now: float, resume_window: float) -> _Attempts:
         if ending is None:
             counts["open"] += 1
         else:
-            count(ending.outcome, ending.grade, 1)
-            ends.append(ending.finished_at)
+            count(ending[0], ending[1], 1)
+            ends.append(ending[2])
     # Apart, so that each is read from the end of its index.
     txn.execute("SELECT (SELECT max(started_at) FROM attempts WHERE test_id = ?),"
                 " (SELECT max(finished_at) FROM attempts WHERE test_id = ?)", (test_id, test_id))
