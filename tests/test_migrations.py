@@ -129,3 +129,40 @@ class ResultsMigrationTests(TestCase):
 
 class PostgresResultsMigrationTests(OnPostgres, ResultsMigrationTests):
     pass
+
+
+class AnswerCountsMigrationTests(TestCase):
+    async def test_answers_stored_before_are_counted(self):
+        """
+        If a schema-8 database holds ada's two math attempts (first question: A then B, the
+        right one; second: B twice) and one python answer, then once at schema 9
+        answer_counts holds math 1 A 1 chosen 0 correct, 1 B 1 1, 2 B 2 0, and python 1 C 1 1.
+        """
+        path = await database_at(self, 8)
+        attempt = ("INSERT INTO attempts (id, user_id, test_id, outcome, correct, answered,"
+                   " total, grade, started_at, finished_at, question_order, choice_order, client)"
+                   " SELECT {id}, 1, tests.id, 'graded', 1, 2, 5, 20.0, '2026-11-25T18:35:00Z',"
+                   " '2026-11-25T18:39:07Z', '', '', '127.0.0.1' FROM tests WHERE name = '{test}'")
+        answer = ("INSERT INTO answers (attempt_id, number, position, shown, meant, correct,"
+                  " answered_at) VALUES ({}, {}, {}, '{}', '{}', {}, '2026-11-25T18:36:00Z')")
+        for statement in [
+            "INSERT INTO users (id, username, username_folded, password_hash, created_at)"
+            " VALUES (1, 'ada', 'ada', 'h', '2026-11-20T09:00:00Z')",
+            attempt.format(id=1, test="math"), attempt.format(id=2, test="math"),
+            attempt.format(id=3, test="python"),
+            answer.format(1, 1, 1, "A", "A", 0), answer.format(1, 2, 2, "B", "B", 0),
+            answer.format(2, 1, 1, "B", "B", 1), answer.format(2, 2, 2, "B", "B", 0),
+            answer.format(3, 1, 1, "C", "C", 1),
+        ]:
+            await deferToThread(backend_of(self).execute, path, statement)
+        await open_store(self, path)
+        counted = await deferToThread(
+            backend_of(self).execute, path,
+            "SELECT tests.name, position, meant, chosen, correct FROM answer_counts"
+            " JOIN tests ON tests.id = answer_counts.test_id ORDER BY 1, 2, 3")
+        self.assertEqual(counted, [("math", 1, "A", 1, 0), ("math", 1, "B", 1, 1),
+                                   ("math", 2, "B", 2, 0), ("python", 1, "C", 1, 1)])
+
+
+class PostgresAnswerCountsMigrationTests(OnPostgres, AnswerCountsMigrationTests):
+    pass
