@@ -68,9 +68,8 @@ class Kept:
             kept.answer, (waiting, kept.waiting) = answer, (kept.waiting, None)
             if isinstance(answer, Failure) and self._kept.get(key) is kept:
                 del self._kept[key]
-            for caller in waiting:
-                if not caller.called:
-                    caller.callback(answer)
+            for caller in waiting:  # one cancelled meanwhile ignores this (Twisted's rule)
+                caller.callback(answer)
 
         maybeDeferred(read).addBoth(done)
         return kept
