@@ -1,14 +1,17 @@
 """
 The teacher's tables as CSV: each table a page shows, at the page's address with the table's
 name and C{.csv}, its values as stored (grades with one decimal, times in UTC as the database
-writes them, every attempt rather than the latest). Cells are made spreadsheet-safe by
-L{examtwist.formats.write_csv}.
+writes them, every attempt rather than the latest; an open attempt whose time has come as it
+will be stored). Cells are made spreadsheet-safe by L{examtwist.formats.write_csv}, off the
+reactor.
 """
 
 from __future__ import annotations
 
 import io
 import re
+
+from twisted.internet.threads import deferToThread
 
 from examtwist.formats import write_csv
 from examtwist.storage.gradebook import BINS
@@ -97,7 +100,12 @@ async def csv_table(reports, path: str) -> bytes | None:
             rows = await rows_of(reports, *named.groups())
             if rows is None:
                 return None
-            out = io.StringIO()
-            write_csv(out, header, rows)
-            return out.getvalue().encode("utf-8")
+            # A test's every attempt may be 100,000s of rows: written out off the reactor.
+            return await deferToThread(_csv, header, rows)
     return None
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    out = io.StringIO()
+    write_csv(out, header, rows)
+    return out.getvalue().encode("utf-8")
