@@ -1,14 +1,17 @@
 """
 The teacher's tables as CSV: each table a page shows, at the page's address with the table's
 name and C{.csv}, its values as stored (grades with one decimal, times in UTC as the database
-writes them, every attempt rather than the latest). Cells are made spreadsheet-safe by
-L{examtwist.formats.write_csv}.
+writes them, every attempt rather than the latest; an open attempt whose time has come as it
+will be stored). Cells are made spreadsheet-safe by L{examtwist.formats.write_csv}, off the
+reactor.
 """
 
 from __future__ import annotations
 
 import io
 import re
+
+from twisted.internet.threads import deferToThread
 
 from examtwist.formats import write_csv
 from examtwist.storage.gradebook import BINS
@@ -28,45 +31,45 @@ def _attempt(a) -> list:
             a.started_at, a.finished_at, a.seconds]
 
 
-async def _tests(store):
+async def _tests(reports):
     return [[r.name, r.questions, r.rules.attempts, r.rules.time_limit,
              int(r.rules.shuffled), _stamp(r.rules.opens), _stamp(r.rules.closes), r.in_progress,
              r.finished, r.abandoned, r.mean, r.median]
-            for r in await store.test_overview()]
+            for r in await reports.tests()]
 
 
-async def _report(store, name):
-    return await store.test_report(name, "")
+async def _report(reports, name):
+    return await reports.test(name)
 
 
-async def _questions(store, name):
-    report = await _report(store, name)
+async def _questions(reports, name):
+    report = await _report(reports, name)
     if report is None:
         return None
     return [[q.position, q.text, q.answer, *q.choices, q.answered, q.right, *q.chosen]
             for q in report.questions]
 
 
-async def _grades(store, name):
-    report = await _report(store, name)
+async def _grades(reports, name):
+    report = await _report(reports, name)
     if report is None:
         return None
     return [[f"{i * 10} to {100 if i == BINS - 1 else i * 10 + 9.9:g}", count]
             for i, count in enumerate(report.histogram)]
 
 
-async def _test_attempts(store, name):
-    if await _report(store, name) is None:
+async def _test_attempts(reports, name):
+    if await _report(reports, name) is None:
         return None
-    return [_attempt(a) for a in await store.attempts_of_test(name)]
+    return [_attempt(a) for a in await reports.attempts_of_test(name)]
 
 
-async def _students(store):
-    return [list(s) for s in await store.student_overview()]
+async def _students(reports):
+    return [list(s) for s in await reports.students()]
 
 
-async def _student_attempts(store, name):
-    attempts = await store.attempts_of_student(name)
+async def _student_attempts(reports, name):
+    attempts = await reports.attempts_of_student(name)
     return None if attempts is None else [_attempt(a) for a in attempts]
 
 
@@ -86,15 +89,23 @@ TABLES = {
 }
 
 
-async def csv_table(store, path: str) -> bytes | None:
-    """The table at C{path} (without C{.csv}) as CSV; None if there is no such table."""
+async def csv_table(reports, path: str) -> bytes | None:
+    """
+    The table at C{path} (without C{.csv}) as CSV, from L{examtwist.teacherreports}; None if
+    there is no such table.
+    """
     for pattern, (header, rows_of) in TABLES.items():
         named = re.fullmatch(pattern, path)
         if named:
-            rows = await rows_of(store, *named.groups())
+            rows = await rows_of(reports, *named.groups())
             if rows is None:
                 return None
-            out = io.StringIO()
-            write_csv(out, header, rows)
-            return out.getvalue().encode("utf-8")
+            # A test's every attempt may be 100,000s of rows: written out off the reactor.
+            return await deferToThread(_csv, header, rows)
     return None
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    out = io.StringIO()
+    write_csv(out, header, rows)
+    return out.getvalue().encode("utf-8")

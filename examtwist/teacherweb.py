@@ -10,7 +10,8 @@ lets only a signed-in session through (any other request is sent to the sign-in 
 every form that changes something is a Klein C{Form}, whose CSRF token is checked before the
 route runs. Sign-in checks the password with the server's own hasher (argon2id, fair across
 client addresses, off the reactor) and is throttled as student logins are. Every query runs in
-the store's threads.
+the store's threads, the pages' on its reading connection (L{examtwist.teacherreports}: the
+live pages' reports are kept a few seconds, one read for every teacher reloading).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from twisted.web.resource import IResource, Resource
 from werkzeug.exceptions import NotFound
 
 from examtwist.ratelimit import RateLimit, client_key
-from examtwist.storage.records import TIME_FORMAT
+from examtwist.testbank import DEFAULT_RESUME_WINDOW
 from examtwist.teacherforms import (
     CSRF_FIELD, RULE_FIELDS, ThisRequest, form_values, is_live, rules_from_form, safe_next,
 )
 from examtwist.teacherpages import (
     Body, Page, StudentBody, StudentsBody, TeacherTemplates, TestBody, TestsBody,
 )
+from examtwist.teacherreports import TeacherReports
 from examtwist.teachersignin import NO_MATCH, Refused, TeacherSignIn
 from examtwist.teachertables import csv_table
 from examtwist.web import _HEADERS
@@ -74,8 +76,10 @@ class TeacherWeb:
     teaching = Requirer()
 
     def __init__(self, store, hasher, throttle, reactor, *, limit: RateLimit | None = None,
-                 templates: TeacherTemplates | None = None) -> None:
+                 templates: TeacherTemplates | None = None,
+                 resume_window: float = DEFAULT_RESUME_WINDOW) -> None:
         self._store = store
+        self._reports = TeacherReports(store, reactor, resume_window, lately=REFRESH)
         self._sign_ins = TeacherSignIn(store, hasher, throttle)
         self._reactor, self._limit = reactor, limit
         self._templates = templates or TeacherTemplates()
@@ -158,7 +162,7 @@ class TeacherWeb:
     @teaching.require(app.route("/", methods=["GET"]), request=ThisRequest(),
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn))
     async def tests(self, request, teacher):
-        rows = await self._store.test_overview()
+        rows = await self._reports.tests()
         live = any(is_live(row, time.time()) for row in rows)
         return self._page(request, teacher, "Tests", TestsBody(self._templates, rows, live), live)
 
@@ -171,7 +175,7 @@ class TeacherWeb:
         return await self._test_page(request, teacher, name, None, {}, message)
 
     async def _test_page(self, request, teacher, name, typed, errors, message=None):
-        report = await self._store.test_report(name, _now(-REFRESH))
+        report = await self._reports.test(name)
         if report is None:
             return self._error(request, 404, "No such test", f"No test is named {name}.")
         if errors:
@@ -189,6 +193,7 @@ class TeacherWeb:
             return await self._test_page(request, teacher, name, _typed(request), errors)
         if not await self._store.set_rules(name, rules):
             return self._error(request, 404, "No such test", f"No test is named {name}.")
+        self._reports.rules_changed()
         log.info("Teacher {teacher} set the rules of {test}: {rules}",
                  teacher=teacher.username, test=name, rules=rules)
         return _see_other(request, f"/tests/{name}?saved=1#rules-form")
@@ -205,13 +210,13 @@ class TeacherWeb:
     @teaching.require(app.route("/students", methods=["GET"]), request=ThisRequest(),
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn))
     async def students(self, request, teacher):
-        rows = await self._store.student_overview()
+        rows = await self._reports.students()
         return self._page(request, teacher, "Students", StudentsBody(self._templates, rows))
 
     @teaching.require(app.route("/students/<name>", methods=["GET"]), request=ThisRequest(),
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn))
     async def student(self, request, teacher, name):
-        attempts = await self._store.attempts_of_student(name)
+        attempts = await self._reports.attempts_of_student(name)
         if attempts is None:
             return self._error(request, 404, "No such student", f"No student is named {name}.")
         return self._page(request, teacher, f"Student {name}",
@@ -221,7 +226,7 @@ class TeacherWeb:
                       teacher=Authorization(ITeacher, whenDenied=_ToSignIn))
     async def table(self, request, teacher, path):
         """Any table of the pages, as CSV with spreadsheet-safe cells."""
-        found = await csv_table(self._store, path)
+        found = await csv_table(self._reports, path)
         if found is None:
             return self._error(request, 404, "No such table", "There is no table here.")
         request.setHeader(b"content-type", b"text/csv; charset=utf-8")
@@ -269,10 +274,6 @@ def _glue(session):
 _NO_FIELDS = Form([])
 
 
-def _now(offset: float = 0) -> str:
-    return time.strftime(TIME_FORMAT, time.gmtime(time.time() + offset))
-
-
 def _see_other(request, location: str) -> bytes:
     request.setResponseCode(303)
     request.setHeader(b"location", location.encode("utf-8"))
@@ -289,7 +290,8 @@ def teacher_site(desk, throttle, reactor, limits: WebLimits, sign_ins: RateLimit
     The teacher's port: the app over the desk's store and hasher, behind the same guards as
     the student lookup's port, its cookies SameSite=Strict.
     """
-    app = TeacherWeb(desk.store, desk.hasher, throttle, reactor, limit=sign_ins)
+    app = TeacherWeb(desk.store, desk.hasher, throttle, reactor, limit=sign_ins,
+                     resume_window=desk.resume_window)
     site = GuardedSite(app.resource(), limits, reactor=reactor)
     site.requestFactory = TeacherRequest
     site.noisy = False

@@ -383,8 +383,8 @@ class LookupTests(DeskTestCase):
         self.assertIsNone(await self.desk.find_student(9))
 
     async def test_check(self) -> None:
-        """If the database answers, then the health check fires with its schema version, 8."""
-        self.assertEqual(await self.desk.check(), 8)
+        """If the database answers, then the health check fires with its schema version, 9."""
+        self.assertEqual(await self.desk.check(), 9)
 
 
 class PostgresAccountTests(OnPostgres, AccountTests):

@@ -18,11 +18,11 @@ from tests.support import OnPostgres, backend_of, database_at, open_store
 class SchemaFileTests(SynchronousTestCase):
     def test_versions(self):
         """
-        If examtwist reads its schema files, then they are versions 1 to 8, in this order:
+        If examtwist reads its schema files, then they are versions 1 to 9, in this order:
         001-users-tests-results.sql, 002-students.sql, 003-connection-count.sql,
         004-tests-version.sql, 005-usernames-ignoring-case.sql,
         006-test-rules-attempts-answers-roster.sql, 007-node-heartbeats.sql,
-        008-teachers-sessions.sql.
+        008-teachers-sessions.sql, 009-answer-counts.sql.
         """
         self.assertEqual(
             [(m.version, m.file) for m in MIGRATIONS],
@@ -30,9 +30,10 @@ class SchemaFileTests(SynchronousTestCase):
              (3, "003-connection-count.sql"), (4, "004-tests-version.sql"),
              (5, "005-usernames-ignoring-case.sql"),
              (6, "006-test-rules-attempts-answers-roster.sql"),
-             (7, "007-node-heartbeats.sql"), (8, "008-teachers-sessions.sql")],
+             (7, "007-node-heartbeats.sql"), (8, "008-teachers-sessions.sql"),
+             (9, "009-answer-counts.sql")],
         )
-        self.assertEqual(LATEST_VERSION, 8)
+        self.assertEqual(LATEST_VERSION, 9)
 
     def test_statements(self):
         """
@@ -76,12 +77,12 @@ class SchemaLogTests(TestCase):
     async def test_migrated(self):
         """
         If a database at schema 2 is opened, then the log says "Migrated the database from
-        schema 2 to 8".
+        schema 2 to 9".
         """
         path = await database_at(self, 2)
         with capturedLogs() as events:
             await open_store(self, path)
-        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 8"])
+        self.assertEqual(schema_log(events), ["Migrated the database from schema 2 to 9"])
 
 
 class PostgresSchemaLogTests(OnPostgres, SchemaLogTests):
@@ -123,8 +124,45 @@ class ResultsMigrationTests(TestCase):
         ), ""))
         [(version,)] = await deferToThread(backend_of(self).execute, path,
                                            "SELECT version FROM schema_version")
-        self.assertEqual(version, 8)
+        self.assertEqual(version, 9)
 
 
 class PostgresResultsMigrationTests(OnPostgres, ResultsMigrationTests):
+    pass
+
+
+class AnswerCountsMigrationTests(TestCase):
+    async def test_answers_stored_before_are_counted(self):
+        """
+        If a schema-8 database holds ada's two math attempts (first question: A then B, the
+        right one; second: B twice) and one python answer, then once at schema 9
+        answer_counts holds math 1 A 1 chosen 0 correct, 1 B 1 1, 2 B 2 0, and python 1 C 1 1.
+        """
+        path = await database_at(self, 8)
+        attempt = ("INSERT INTO attempts (id, user_id, test_id, outcome, correct, answered,"
+                   " total, grade, started_at, finished_at, question_order, choice_order, client)"
+                   " SELECT {id}, 1, tests.id, 'graded', 1, 2, 5, 20.0, '2026-11-25T18:35:00Z',"
+                   " '2026-11-25T18:39:07Z', '', '', '127.0.0.1' FROM tests WHERE name = '{test}'")
+        answer = ("INSERT INTO answers (attempt_id, number, position, shown, meant, correct,"
+                  " answered_at) VALUES ({}, {}, {}, '{}', '{}', {}, '2026-11-25T18:36:00Z')")
+        for statement in [
+            "INSERT INTO users (id, username, username_folded, password_hash, created_at)"
+            " VALUES (1, 'ada', 'ada', 'h', '2026-11-20T09:00:00Z')",
+            attempt.format(id=1, test="math"), attempt.format(id=2, test="math"),
+            attempt.format(id=3, test="python"),
+            answer.format(1, 1, 1, "A", "A", 0), answer.format(1, 2, 2, "B", "B", 0),
+            answer.format(2, 1, 1, "B", "B", 1), answer.format(2, 2, 2, "B", "B", 0),
+            answer.format(3, 1, 1, "C", "C", 1),
+        ]:
+            await deferToThread(backend_of(self).execute, path, statement)
+        await open_store(self, path)
+        counted = await deferToThread(
+            backend_of(self).execute, path,
+            "SELECT tests.name, position, meant, chosen, correct FROM answer_counts"
+            " JOIN tests ON tests.id = answer_counts.test_id ORDER BY 1, 2, 3")
+        self.assertEqual(counted, [("math", 1, "A", 1, 0), ("math", 1, "B", 1, 1),
+                                   ("math", 2, "B", 2, 0), ("python", 1, "C", 1, 1)])
+
+
+class PostgresAnswerCountsMigrationTests(OnPostgres, AnswerCountsMigrationTests):
     pass

@@ -87,7 +87,7 @@ class InstalledDataTests(TestCase):
 
     async def test_plain_install_creates_a_database(self):
         """
-        If examtwist is installed with pip install . , then it creates a database at schema 8
+        If examtwist is installed with pip install . , then it creates a database at schema 9
         with the built-in tests 1 math and 2 python (5 questions each) from the schema files
         in its own folder.
         """
@@ -101,5 +101,5 @@ class InstalledDataTests(TestCase):
         self.assertEqual(
             out.decode().splitlines(),
             [os.path.join(target, "examtwist", "storage", "migrations.py"),
-             "8 [(1, 'math', 5), (2, 'python', 5)]"],
+             "9 [(1, 'math', 5), (2, 'python', 5)]"],
         )

@@ -99,14 +99,14 @@ class StudentsTableTests(TestCase):
     async def test_check(self):
         """If the health check asks the schema version of a new database, then it is 8."""
         store = await open_store(self)
-        self.assertEqual(await store.schema_version(), 8)
+        self.assertEqual(await store.schema_version(), 9)
 
 
 class MigrationTests(TestCase):
     async def test_from_version_1(self):
         """
         If a database made at schema 1 (before the students table) is opened, then it is
-        brought to schema 8 with the 3 samples, and keeps the account it had.
+        brought to schema 9 with the 3 samples, and keeps the account it had.
         """
         path = await database_at(self, 1)
         backend_of(self).execute(
@@ -115,7 +115,7 @@ class MigrationTests(TestCase):
             " VALUES ('alice', 'hash', '2025-09-01T08:00:00Z')",
         )
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), 8)
+        self.assertEqual(await store.schema_version(), 9)
         self.assertEqual(await store.get_password_hash("alice"), "hash")
         self.assertEqual(await store.list_students(), SAMPLES)
 
@@ -155,7 +155,7 @@ class SchemaTwoFileTests(TestCase):
 
     async def test_data_unchanged(self):
         """
-        If a schema 2 file is opened, then it is at schema 8 with its rows and its tables'
+        If a schema 2 file is opened, then it is at schema 9 with its rows and its tables'
         declarations as they were (student 42 and ada's two results among them, now ended
         attempts), but for the column schema 5 adds to users (ada's name folded to lower case,
         "ada"), the rule columns schema 6 adds to tests (all off) and the results table that
@@ -164,7 +164,7 @@ class SchemaTwoFileTests(TestCase):
         path = await self.schema_2_file()
         rows_before, ddl_before = self.dump(path)
         store = await open_store(self, path)
-        self.assertEqual(await store.schema_version(), 8)
+        self.assertEqual(await store.schema_version(), 9)
         self.assertEqual(await store.get_student(42), Student("Nadia Haddad", 42, 19))
         self.assertEqual(
             await store.list_results(),

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from examtwist.testbank import grade_tenths
+from examtwist.storage.answercounts import AnswerCounts
+from examtwist.storage.overdue import open_attempts, overdue
 from examtwist.storage.records import (
     AnswerRow,
     NoAttemptsLeft,
     Result,
     TakenOver,
-    utc_seconds,
     utc_text,
 )
 
@@ -91,6 +91,7 @@ def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -
     rolls back the whole transaction and fails every one in it: none is stored.
     """
     outcomes: list[LookupError | None] = []
+    counts = AnswerCounts()
     for result, order, answers in items:
         try:
             user_id, test_id = _ids(txn, result.username, result.test)
@@ -105,7 +106,9 @@ def record_results(txn, items: list[tuple[Result, Order, tuple[Answer, ...]]]) -
              result.grade, result.started_at, result.finished_at, *order, result.client),
         )
         _insert_answers(txn, txn.fetchone()[0], answers)
+        counts.add(test_id, answers)
         outcomes.append(None)
+    counts.write(txn)
     return outcomes
 
 
@@ -201,19 +204,23 @@ def record_answers(txn, items: list[tuple[int, str, Answer, Ending | None]]) -> 
     """
     outcomes: list[TakenOver | None] = []
     rows = []
+    counts = AnswerCounts()
     for attempt_id, holder, answer, ending in items:
         end = ", outcome = ?, grade = ?, finished_at = ?" if ending else ""
         txn.execute(
             f"UPDATE attempts SET answered = answered + 1, correct = correct + ?{end}"
-            " WHERE id = ? AND holder = ? AND outcome = 'open' AND answered = ?",
+            " WHERE id = ? AND holder = ? AND outcome = 'open' AND answered = ? RETURNING test_id",
             (int(answer.correct), *(ending or ()), attempt_id, holder, answer.number - 1),
         )
-        if txn.rowcount != 1:
+        held = txn.fetchone()
+        if held is None:
             outcomes.append(TakenOver(attempt_id))
             continue
         rows.append((attempt_id, *answer[:4], int(answer.correct), answer.answered_at))
+        counts.add(held[0], (answer,))
         outcomes.append(None)
     _insert_rows(txn, rows)
+    counts.write(txn)
     return outcomes
 
 
@@ -246,31 +253,15 @@ def suspend(txn, attempt_id: int, holder: str, now: str) -> bool:
 
 def settle(txn, now: float, resume_window: float, where: str = "1 = 1", args=()) -> int:
     """
-    End the open attempts whose time has come (of those C{where} selects): at the deadline,
-    graded as time up; suspended longer than the resume window, abandoned when it ran out. An
-    attempt held by a node that has gone counts as suspended since the node was last seen.
-    Fires with how many it ended.
+    End the open attempts whose time has come (of those C{where} selects), as L{overdue}
+    says. Fires with how many it ended.
     """
-    window_start = utc_text(now - resume_window)
-    txn.execute(
-        "SELECT id, correct, total, deadline, suspended_at, nodes.seen_at FROM attempts"
-        " LEFT JOIN nodes ON attempts.holder IS NOT NULL AND nodes.dead_after <= ?"
-        " AND nodes.node = substr(attempts.holder, 1, length(nodes.node))"
-        " WHERE outcome = 'open' AND (deadline <= ? OR suspended_at <= ? OR nodes.seen_at <= ?)"
-        f" AND {where}",
-        (utc_text(now), utc_text(now), window_start, window_start, *args),
-    )
     ended = 0
-    for attempt_id, correct, total, deadline, suspended_at, gone_at in txn.fetchall():
-        due = [(utc_seconds(deadline), "time_up")] if deadline else []
-        if suspended_at or gone_at:
-            due.append((utc_seconds(suspended_at or gone_at) + resume_window, "abandoned"))
-        when, outcome = min(t for t in due if t[0] <= now)
-        grade = _grade(correct, total) if outcome == "time_up" else None
+    for attempt_id, *state in open_attempts(txn, now, where, args, resume_window):
         txn.execute(
             "UPDATE attempts SET outcome = ?, grade = ?, finished_at = ?, holder = NULL"
             " WHERE id = ? AND outcome = 'open'",
-            (outcome, grade, utc_text(when), attempt_id),
+            (*overdue(now, resume_window, *state), attempt_id),
         )
         ended += txn.rowcount
     return ended
@@ -285,10 +276,6 @@ def heartbeat(txn, node: str, now: float, dead_after: float) -> None:
     )
     # Nodes gone a week ago hold nothing a resume window still waits for.
     txn.execute("DELETE FROM nodes WHERE dead_after < ?", (utc_text(now - 7 * 86400),))
-
-
-def _grade(correct: int, total: int) -> float:
-    return grade_tenths(correct, total) / 10
 
 
 # Reading

@@ -11,14 +11,12 @@ says: a PostgreSQL URL, or else a SQLite file.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from urllib.parse import quote
 
 from twisted.enterprise import adbapi
 from twisted.python import usage
 
-from examtwist.wire import host_port
+from examtwist.storage.locations import describe, describe_roughly, without_password
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 URL_FORM = "postgresql://user@host:port/dbname"
@@ -78,7 +76,14 @@ class SQLiteEngine:
     def exists(self) -> bool:
         return os.path.exists(self.path)
 
-    def open_pool(self, reactor) -> adbapi.ConnectionPool:
+    # What begins a transaction whose reads see one snapshot (Transactions.read).
+    snapshot = "BEGIN"
+
+    def open_pool(self, reactor, reading: bool = False) -> adbapi.ConnectionPool:
+        """
+        The connection; with C{reading}, a second one that cannot write, for long reads: in
+        WAL mode it reads beside the writer, so no write waits behind such a read.
+        """
         _create_private_file(self.path)
         return adbapi.ConnectionPool(
             "sqlite3",
@@ -87,7 +92,7 @@ class SQLiteEngine:
             check_same_thread=False,
             cp_min=1,
             cp_max=1,
-            cp_openfun=_on_sqlite_connect,
+            cp_openfun=_on_sqlite_reading if reading else _on_sqlite_connect,
             cp_reactor=reactor,
             cp_noisy=False,
         )
@@ -143,6 +148,10 @@ def _on_sqlite_connect(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA foreign_keys = ON")
 
 
+def _on_sqlite_reading(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA query_only = ON")
+
+
 def _create_private_file(path: str) -> None:
     """
     The database holds password hashes: create it readable by its owner only. SQLite gives
@@ -185,22 +194,25 @@ class PostgresEngine:
         try:
             params = conninfo_to_dict(url)
         except self._psycopg.ProgrammingError as e:
-            reason = _without_password(str(e).strip(), url)
+            reason = without_password(str(e).strip(), url)
             raise BadDatabase(f"not a PostgreSQL URL ({URL_FORM}): {reason}") from None
         self.url = url
-        self.location = _describe(params)
+        self.location = describe(params)
         self._extra = {k: v for k, v in self.DEFAULTS.items() if k not in params}
 
     def exists(self) -> bool:
         """Only the server can say; connecting to a database it lacks fails with that reason."""
         return True
 
-    def open_pool(self, reactor) -> adbapi.ConnectionPool:
+    snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+    def open_pool(self, reactor, reading: bool = False) -> adbapi.ConnectionPool:
+        """With C{reading}, one more connection, for long reads, apart from the exam's."""
         return _Pool(
             "psycopg",
             self.url,
             cp_min=1,
-            cp_max=self.POOL_SIZE,
+            cp_max=1 if reading else self.POOL_SIZE,
             cp_reconnect=True,
             cp_reactor=reactor,
             cp_noisy=False,
@@ -273,7 +285,7 @@ def _import_psycopg(url: str):
         import psycopg
     except ImportError:
         raise BadDatabase(
-            f"{_describe_roughly(url)} needs psycopg: pip install 'examtwist[postgres]'"
+            f"{describe_roughly(url)} needs psycopg: pip install 'examtwist[postgres]'"
         ) from None
     return psycopg
 
@@ -317,33 +329,3 @@ class _Connection(adbapi.Connection):
 
 class _Pool(adbapi.ConnectionPool):
     connectionFactory = _Connection
-
-
-def _describe(params: dict[str, str]) -> str:
-    """The URL without its password, to show in logs and messages."""
-    user = params.get("user")
-    host = params.get("host", "")
-    port = params.get("port")
-    if port:
-        where = host_port(host, port)
-    else:
-        where = f"[{host}]" if ":" in host and "," not in host else host
-    who = quote(user, safe="") + "@" if user else ""
-    return f"postgresql://{who}{where}/{params.get('dbname', '')}"
-
-
-def _describe_roughly(url: str) -> str:
-    """A URL psycopg could not read: its scheme and host only."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}"
-
-
-def _without_password(text: str, url: str) -> str:
-    """psycopg's complaint about a URL may quote it whole: mask the password in it."""
-    authority = url.partition("://")[2].split("/", 1)[0]
-    credentials = authority.rpartition("@")[0]
-    password = credentials.partition(":")[2]
-    if password:
-        text = text.replace(password, "***")
-    return re.sub(r"password=[^&\s\"]*", "password=***", text)

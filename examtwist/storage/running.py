@@ -1,6 +1,9 @@
 """
 How the store runs its SQL: each call one transaction in a worker thread of an adbapi pool,
-after the schema work, and tracked, so closing the store waits for what is in flight.
+after the schema work, and tracked, so closing the store waits for what is in flight. Long
+reads (the teacher's pages) run in a pool of their own, on a connection of their own, so the
+exam's writes never wait behind them: on SQLite the one writing connection stays free for
+writes, on PostgreSQL the exam's connections do.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Transactions:
         self.location = self._engine.location
         self.shared = self._engine.shared
         self._pool: adbapi.ConnectionPool | None = None
+        self._reading: adbapi.ConnectionPool | None = None
         self._schema_work: Deferred | None = None
         self._inflight: set[Deferred] = set()
         self._closed = False
@@ -42,6 +46,7 @@ class Transactions:
     def start(self) -> Deferred[None]:
         """Open the database and bring its schema up to date (C{create_db} of the original)."""
         self._pool = self._engine.open_pool(self._reactor)
+        self._reading = self._engine.open_pool(self._reactor, reading=True)
         self._schema_work = self._pool.runInteraction(
             self._engine.run, migrations.migrate, self._engine
         )
@@ -52,8 +57,9 @@ class Transactions:
             return
         self._closed = True
         await DeferredList(list(self._inflight), consumeErrors=True)
-        if self._pool is not None:
-            self._pool.close()
+        for pool in (self._pool, self._reading):
+            if pool is not None:
+                pool.close()
 
     def _run(self, interaction, *args) -> Deferred:
         """
@@ -61,15 +67,24 @@ class Transactions:
         several threads). The caller gets a Deferred of its own: cancelling it stops the
         waiting, not the work, which L{close} still waits for.
         """
-        if self._closed or self._pool is None:
+        return self._in(self._pool, interaction, self._engine.run, interaction, *args)
+
+    def _read(self, interaction, *args) -> Deferred:
+        """
+        As L{_run}, for an interaction that only reads, however long: on the reading
+        connection, its reads seeing one snapshot of the database.
+        """
+        return self._in(self._reading, interaction, self._engine.run, _snapshot,
+                        self._engine.snapshot, interaction, *args)
+
+    def _in(self, pool, interaction, *call) -> Deferred:
+        if self._closed or pool is None:
             return fail(StoreClosed())
         if self._schema_work.called:
-            work = self._track(self._pool.runInteraction(self._engine.run, interaction, *args))
+            work = self._track(pool.runInteraction(*call))
         else:
             work = self._track(
-                self._after_schema().addCallback(
-                    lambda _: self._pool.runInteraction(self._engine.run, interaction, *args)
-                )
+                self._after_schema().addCallback(lambda _: pool.runInteraction(*call))
             )
         return work if self.timing is None else self.timing(interaction, work)
 
@@ -94,3 +109,8 @@ class Transactions:
 
         work.addBoth(finished)
         return answer
+
+
+def _snapshot(txn, begin: str, interaction, *args):
+    txn.execute(begin)
+    return interaction(txn, *args)

@@ -14,7 +14,10 @@ from examtwist.storage.records import utc_now
 
 
 class TeacherArea:
-    """Mixed into L{examtwist.storage.Store}, whose C{_run} runs each interaction."""
+    """
+    Mixed into L{examtwist.storage.Store}, whose C{_run} runs each interaction, and C{_read}
+    each that only reads.
+    """
 
     # Teachers
 
@@ -59,21 +62,26 @@ class TeacherArea:
     def end_confidential_web_sessions(self, token_hashes: list[str]) -> Deferred[int]:
         return self._run(websessions.end_confidential, token_hashes)
 
-    # What the teacher's pages show
+    # What the teacher's pages show: long reads, on the store's reading connection, as the
+    # attempts stand at C{now} under the servers' C{resume_window}.
 
-    def test_overview(self) -> Deferred[list[gradebook.TestRow]]:
-        return self._run(gradebook.overview)
+    def test_overview(self, now: float,
+                      resume_window: float) -> Deferred[list[gradebook.TestRow]]:
+        return self._read(gradebook.overview, now, resume_window)
 
-    def test_report(self, name: str, since: str) -> Deferred[gradebook.TestReport | None]:
+    def test_report(self, name: str, since: str, now: float,
+                    resume_window: float) -> Deferred[gradebook.TestReport | None]:
         """One test (any case), with what started or ended at or after C{since}; or None."""
-        return self._run(gradebook.test_report, name, since)
+        return self._read(gradebook.test_report, name, since, now, resume_window)
 
-    def attempts_of_test(self, name: str) -> Deferred[list[gradebook.AttemptRow]]:
-        return self._run(gradebook.attempts_of_test, name)
+    def attempts_of_test(self, name: str, now: float,
+                         resume_window: float) -> Deferred[list[gradebook.AttemptRow]]:
+        return self._read(gradebook.attempts_of_test, name, now, resume_window)
 
-    def attempts_of_student(self, username: str) -> Deferred[list[gradebook.AttemptRow] | None]:
+    def attempts_of_student(self, username: str, now: float,
+                            resume_window: float) -> Deferred[list[gradebook.AttemptRow] | None]:
         """A student's attempts, the latest first; None if there is no such student."""
-        return self._run(gradebook.attempts_of_student, username)
+        return self._read(gradebook.attempts_of_student, username, now, resume_window)
 
     def student_overview(self) -> Deferred[list[gradebook.StudentRow]]:
-        return self._run(gradebook.students)
+        return self._read(gradebook.students)
