@@ -8,12 +8,12 @@ histogram is inline SVG drawn here (L{histogram}), styled by the page's own styl
 from __future__ import annotations
 
 from twisted.python.filepath import FilePath
-from twisted.web.template import Element, Tag, XMLFile, renderer, tags
+from twisted.web.template import Element, Tag, renderer, tags
 
 from examtwist.storage.gradebook import BINS, AttemptRow, QuestionRow, TestReport, TestRow
 from examtwist.storage.records import utc_text
 from examtwist.testbank import Rules
-from examtwist.web import templates_path
+from examtwist.web import Templates
 
 TEMPLATES = ("teacher", "teacher_signin", "teacher_tests", "teacher_test", "teacher_student",
              "teacher_students", "teacher_error")
@@ -22,18 +22,9 @@ LETTERS = "ABCD"
 QUESTION_SHOWN = 90
 
 
-class TeacherTemplates:
+def teacher_templates(path: FilePath | None = None) -> Templates:
     """The teacher's templates, read once, so a broken one stops the start."""
-
-    def __init__(self, path: FilePath | None = None) -> None:
-        path = path or templates_path()
-        self._loaders = {name: XMLFile(path.child(f"{name}.xml")) for name in TEMPLATES}
-        for loader in self._loaders.values():
-            loader.load()
-        self.favicon = path.child("favicon.ico").getContent()
-
-    def __getitem__(self, name: str) -> XMLFile:
-        return self._loaders[name]
+    return Templates(path, TEMPLATES)
 
 
 # How values read on the pages (the CSV downloads carry them as stored).
@@ -139,7 +130,7 @@ def student_link(name: str) -> Tag:
 class Page(Element):
     """The layout around a body; C{live} pages are reloaded by the browser every 10 s."""
 
-    def __init__(self, templates: TeacherTemplates, title: str, body: Element,
+    def __init__(self, templates: Templates, title: str, body: Element,
                  teacher: str | None = None, csrf=None, live: bool = False) -> None:
         super().__init__(templates["teacher"])
         self._title, self._body, self._teacher = title, body, teacher
@@ -174,7 +165,7 @@ class Page(Element):
 class Body(Element):
     """A page's body: its template, slots, and the message or CSRF field it shows."""
 
-    def __init__(self, templates: TeacherTemplates, template: str, csrf=None,
+    def __init__(self, templates: Templates, template: str, csrf=None,
                  message: tuple[str, str] | None = None, **slots: str) -> None:
         super().__init__(templates[template])
         self._csrf, self.message_shown, self.slots = csrf, message, slots

@@ -33,12 +33,12 @@ from examtwist.teacherforms import (
     CSRF_FIELD, RULE_FIELDS, ThisRequest, form_values, is_live, rules_from_form, safe_next,
 )
 from examtwist.teacherpages import (
-    Body, Page, StudentBody, StudentsBody, TeacherTemplates, TestBody, TestsBody,
+    Body, Page, StudentBody, StudentsBody, teacher_templates, TestBody, TestsBody,
 )
 from examtwist.teacherreports import TeacherReports
 from examtwist.teachersignin import NO_MATCH, Refused, TeacherSignIn
 from examtwist.teachertables import csv_table
-from examtwist.web import _HEADERS
+from examtwist.web import _HEADERS, Templates
 from examtwist.websession import ITeacher, StoredSessions, TeacherRequest, procurer
 from examtwist.webguard import GuardedSite, WebLimits, form_fields
 from examtwist.wire import format_address
@@ -76,13 +76,13 @@ class TeacherWeb:
     teaching = Requirer()
 
     def __init__(self, store, hasher, throttle, reactor, *, limit: RateLimit | None = None,
-                 templates: TeacherTemplates | None = None,
+                 templates: Templates | None = None,
                  resume_window: float = DEFAULT_RESUME_WINDOW) -> None:
         self._store = store
         self._reports = TeacherReports(store, reactor, resume_window, lately=REFRESH)
         self._sign_ins = TeacherSignIn(store, hasher, throttle)
         self._reactor, self._limit = reactor, limit
-        self._templates = templates or TeacherTemplates()
+        self._templates = templates or teacher_templates()
         self.sessions = StoredSessions(store)
         self._creating = procurer(self.sessions, creates=True)
         self._finding = procurer(self.sessions, creates=False)

@@ -63,11 +63,14 @@ def templates_path() -> FilePath:
 
 
 class Templates:
-    """The pages' templates and the favicon, read once, so a broken one stops the start."""
+    """
+    Pages' templates (the lookup's, unless C{names} says which) and the favicon, read once, so
+    a broken one stops the start.
+    """
 
-    def __init__(self, path: FilePath | None = None) -> None:
+    def __init__(self, path: FilePath | None = None, names: tuple[str, ...] = TEMPLATES) -> None:
         path = path or templates_path()
-        self._loaders = {name: XMLFile(path.child(f"{name}.xml")) for name in TEMPLATES}
+        self._loaders = {name: XMLFile(path.child(f"{name}.xml")) for name in names}
         for loader in self._loaders.values():
             loader.load()
         self.favicon = path.child("favicon.ico").getContent()
