@@ -92,10 +92,6 @@ class Proctor:
         """Now, as times are stored, by the desk's clock."""
         return utc_text(self.clock.seconds())
 
-    def _now(self) -> str:
-        """Now, as times are stored, by the desk's clock."""
-        return utc_text(self.clock.seconds())
-
     def list_tests(self):
         """The tests students may take now (a test outside its window is not listed)."""
         return self.store.list_tests(now=self.clock.seconds())
