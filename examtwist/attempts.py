@@ -5,6 +5,7 @@ question is open, the answers given, its deadline, and the grade they make.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -13,13 +14,16 @@ from examtwist.testbank import Question, Test, grade_tenths
 from examtwist.wire import LETTERS
 
 
-def draw_order(test: Test, rng: random.Random | None) -> Order:
+def draw_order(test: Test, rng: random.Random | None = None) -> Order:
     """
-    A new attempt's order: the test's own, or drawn anew with C{rng} when the test is shuffled
-    (an unshuffled test needs none).
+    A new attempt's order: the test's own, or drawn anew when the test is shuffled, by C{rng}
+    or a generator of the attempt's own seeded with 128 bits from the system (one read of its
+    randomness per attempt: SystemRandom made a system call per choice drawn, 25 for five
+    questions, 9 % of the reactor's samples in scenario 3c).
     """
     if not test.rules.shuffled:
         return Order("", "")
+    rng = rng or random.Random(os.urandom(16))
     positions = list(range(1, len(test.questions) + 1))
     rng.shuffle(positions)
     choices = []

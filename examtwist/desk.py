@@ -1,8 +1,8 @@
 """
-The exam desk: the one service that owns the exam. It holds the store, the password hasher
-and the connection counter, and offers the exam as plain calls: greet, register, log in, the
-web lookup's find a student, and, through its proctor (L{examtwist.proctor}), the tests and
-attempts.
+The exam desk: the one service that owns the exam. It holds the store, the password hasher,
+the connection counter and this node (L{examtwist.nodes}), and offers the exam as plain calls:
+greet, register, log in, list and describe the tests open now, a student's results, the web
+lookup's find a student, and, through its proctor (L{examtwist.proctor}), the attempts.
 
 It knows no transport and no reply codes: the line protocol and the web app are thin adapters
 over it. Refusals are exceptions a front end turns into its own words.
@@ -15,9 +15,12 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from examtwist.nodes import Node
 from examtwist.proctor import Grade, NoSuchTest, Proctor, TestNotOpen
+from examtwist.rulelines import Info, ResultLine
+from examtwist.storage.records import utc_seconds
 from examtwist.strength import PasswordRules
-from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW
+from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW, Test
 from examtwist.throttle import Throttle
 
 log = Logger()
@@ -69,7 +72,7 @@ class ExamDesk(Proctor, Service):
         self.clock = clock
         self.registration = registration
         self.resume_window = resume_window
-        self.heartbeat = heartbeat
+        self.node = Node(store, clock, heartbeat)
         self.start_proctoring()
 
     @property
@@ -82,11 +85,11 @@ class ExamDesk(Proctor, Service):
         log.info("Using the database {where}", where=self.store.location)
         # Every query waits for the schema work; the process root watches it fail.
         self.ready = self.store.start()
-        self.start_beating()
+        self.node.start()
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        self.stop_beating()
+        self.node.stop()
         return self.stop_password_checks().addCallback(lambda _: ensureDeferred(self.store.close()))
 
     def stop_password_checks(self) -> Deferred[None]:
@@ -166,6 +169,44 @@ class ExamDesk(Proctor, Service):
             await self.store.set_password_hash(username, new_hash)
             log.info("Rehashed the password of {user} with the current settings", user=username)
         log.info("{user} logged in from {address}", user=username, address=address)
+
+    # Tests and results, as a student reads them
+
+    def list_tests(self):
+        """The tests students may take now (a test outside its window is not listed)."""
+        return self.store.list_tests(now=self.clock.seconds())
+
+    def info(self, wanted: str, username: str | None) -> Deferred[Info]:
+        """A test's rules, and, for a logged-in user of a test with a limit, attempts left."""
+        return ensureDeferred(self._info(wanted, username))
+
+    async def _info(self, wanted: str, username: str | None) -> Info:
+        test = await self._find(wanted)
+        rules = test.rules
+        left = None
+        if username is not None and rules.attempts is not None:
+            used = await self.store.count_attempts(username, test.name)
+            left = max(0, rules.attempts - used)
+        return Info(test.name, len(test.questions), rules.time_limit, rules.attempts, left,
+                    rules.shuffled, rules.opens, rules.closes)
+
+    def _find(self, wanted: str) -> Deferred[Test]:
+        def found(test):
+            if test is None:
+                raise NoSuchTest(wanted)
+            return test
+
+        return self.store.find_test(wanted).addCallback(found)
+
+    def results(self, username: str) -> Deferred[list[ResultLine]]:
+        """The user's attempts that have ended, in the order they ended."""
+        return self.store.list_results(
+            user=username, now=self.clock.seconds(), resume_window=self.resume_window
+        ).addCallback(lambda results: [
+            ResultLine(r.test, None if r.grade is None else round(r.grade * 10),
+                       utc_seconds(r.finished_at))
+            for r in results
+        ])
 
     # The web lookup
 

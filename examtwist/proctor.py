@@ -1,8 +1,7 @@
 """
 The proctor: the exam desk's part that runs attempts by their test's rules (docs/protocol.md,
-"Test rules"). It lists the tests open now, describes one (INFO), starts or continues an
-attempt, takes its answers, ends it (graded, time up, abandoned) or suspends it, and lists a
-student's results. It knows no transport and no reply codes.
+"Test rules"). It starts or continues an attempt, takes its answers, and ends it (graded,
+time up, abandoned) or suspends it. It knows no transport and no reply codes.
 
 An attempt of a test whose rules are off lives in memory and is written once, when it ends,
 with its answers. One that can be continued (an attempts limit or a deadline) is stored when
@@ -13,20 +12,15 @@ next write (another node).
 
 from __future__ import annotations
 
-import itertools
-import os
-import random
 from typing import Callable, NamedTuple
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from examtwist.attempts import Attempt, draw_order
-from examtwist.rulelines import Info, ResultLine
 from examtwist.storage import Ending, Fresh, Result, TakenOver, utc_text
 from examtwist.storage.records import utc_seconds
-from examtwist.testbank import DEFAULT_HEARTBEAT, DEFAULT_RESUME_WINDOW, Question, Test
+from examtwist.testbank import DEFAULT_RESUME_WINDOW, Question, Test
 from examtwist.wire import format_grade
 
 log = Logger()
@@ -48,75 +42,20 @@ class Grade(NamedTuple):
 
 class Proctor:
     """
-    A mixin of L{examtwist.desk.ExamDesk}, which gives it C{store} and C{clock} (the reactor:
-    C{seconds} and C{callLater}) and may set C{resume_window}.
+    A mixin of L{examtwist.desk.ExamDesk}, which gives it C{store}, C{clock} (the reactor:
+    C{seconds} and C{callLater}) and C{node} (L{examtwist.nodes.Node}), and may set
+    C{resume_window}.
     """
 
     resume_window: float = DEFAULT_RESUME_WINDOW
-    # Seconds between this node's "alive" in the database; silent for three, it counts as gone
-    # and the attempts its connections held as suspended since.
-    heartbeat: float = DEFAULT_HEARTBEAT
-
-    @staticmethod
-    def _rng() -> random.Random:
-        """
-        A shuffled attempt's own generator, seeded with 128 bits from the system: one read of
-        its randomness per attempt, where SystemRandom made one system call per choice drawn
-        (25 for 5 questions, 9 % of the reactor's samples in scenario 3c).
-        """
-        return random.Random(os.urandom(16))
 
     def start_proctoring(self) -> None:
-        # Who holds an attempt: this node, and a connection of it.
-        self._node = os.urandom(4).hex()
-        self._holders = itertools.count(1)
+        # The attempts this node's connections hold: who holds each, and how to tell them.
         self._held: dict[int, tuple[str, Callable[[], None]]] = {}
-        self._beating = LoopingCall(self._beat)
-        self._beating.clock = self.clock
-
-    def start_beating(self) -> None:
-        self._beating.start(self.heartbeat, now=True).addErrback(
-            lambda f: log.failure("The node's heartbeat stopped", f))
-
-    def stop_beating(self) -> None:
-        if self._beating.running:
-            self._beating.stop()
-
-    def _beat(self) -> Deferred[None]:
-        now = self.clock.seconds()
-        # A beat missed (the database busy or away) is no error: the next one may land.
-        return self.store.heartbeat(self._node, now, now + 3 * self.heartbeat).addErrback(
-            lambda f: log.warn("Could not write the node's heartbeat: {error}", error=f.value))
 
     def _now(self) -> str:
         """Now, as times are stored, by the desk's clock."""
         return utc_text(self.clock.seconds())
-
-    def list_tests(self):
-        """The tests students may take now (a test outside its window is not listed)."""
-        return self.store.list_tests(now=self.clock.seconds())
-
-    def info(self, wanted: str, username: str | None) -> Deferred[Info]:
-        """A test's rules, and, for a logged-in user of a test with a limit, attempts left."""
-        return ensureDeferred(self._info(wanted, username))
-
-    async def _info(self, wanted: str, username: str | None) -> Info:
-        test = await self._find(wanted)
-        rules = test.rules
-        left = None
-        if username is not None and rules.attempts is not None:
-            used = await self.store.count_attempts(username, test.name)
-            left = max(0, rules.attempts - used)
-        return Info(test.name, len(test.questions), rules.time_limit, rules.attempts, left,
-                    rules.shuffled, rules.opens, rules.closes)
-
-    def _find(self, wanted: str) -> Deferred[Test]:
-        def found(test):
-            if test is None:
-                raise NoSuchTest(wanted)
-            return test
-
-        return self.store.find_test(wanted).addCallback(found)
 
     def start(self, username: str, wanted: str, address: str,
               taken_over: Callable[[], None] = lambda: None) -> Deferred[Attempt]:
@@ -131,9 +70,6 @@ class Proctor:
             self._start, wanted, username, address, taken_over
         )
 
-    def _order(self, test: Test):
-        return draw_order(test, self._rng() if test.rules.shuffled else None)
-
     def _start(self, test: Test | None, wanted: str, username: str, address: str, taken_over):
         if test is None:
             raise NoSuchTest(wanted)
@@ -142,14 +78,14 @@ class Proctor:
         if not rules.is_open(now):
             raise TestNotOpen(test.name)
         if not rules.continuable:
-            return Attempt(test, self._now(), username, address, self._order(test))
+            return Attempt(test, self._now(), username, address, draw_order(test))
         return ensureDeferred(self._take(test, username, address, taken_over, now))
 
     async def _take(self, test: Test, username: str, address: str, taken_over, now: float):
         deadline = test.rules.deadline(now)
         fresh = Fresh(utc_text(now), None if deadline is None else utc_text(deadline),
-                      self._order(test), len(test.questions), address)
-        holder = f"{self._node}/{next(self._holders)}"
+                      draw_order(test), len(test.questions), address)
+        holder = self.node.holder()
         taken = await self.store.take_attempt(username, test.name, test.rules.attempts, fresh,
                                               holder, now, self.resume_window)
         attempt = Attempt(
@@ -278,13 +214,3 @@ class Proctor:
         held = self._held.get(attempt.id)
         if held is not None and held[0] == attempt.holder:
             del self._held[attempt.id]
-
-    def results(self, username: str) -> Deferred[list[ResultLine]]:
-        """The user's attempts that have ended, in the order they ended."""
-        return self.store.list_results(
-            user=username, now=self.clock.seconds(), resume_window=self.resume_window
-        ).addCallback(lambda results: [
-            ResultLine(r.test, None if r.grade is None else round(r.grade * 10),
-                       utc_seconds(r.finished_at))
-            for r in results
-        ])
