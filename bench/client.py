@@ -20,6 +20,10 @@ class UnexpectedReply(Exception):
 
 
 class ExamConnection(asyncio.Protocol):
+    # Whether to keep the whole text of the last reply (C{text}), for a student who reads it.
+    keeps_text = False
+    text = b""
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
@@ -38,6 +42,8 @@ class ExamConnection(asyncio.Protocol):
         last = buffer.rfind(b"\n", 0, len(buffer) - 1) + 1
         if buffer[last + 3] != 0x20:  # "DDD-": more lines of this reply follow
             return
+        if self.keeps_text:
+            self.text = bytes(buffer)
         code = int(buffer[last:last + 3])
         buffer.clear()
         waiter, self._waiter = self._waiter, None

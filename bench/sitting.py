@@ -22,24 +22,7 @@ _TIME_LEFT = b"350-Time left: "
 class ReadingConnection(ExamConnection):
     """An L{ExamConnection} that keeps the whole text of the last reply: C{text}."""
 
-    text = b""
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if not buffer.endswith(b"\r\n"):
-            return
-        last = buffer.rfind(b"\n", 0, len(buffer) - 1) + 1
-        if buffer[last + 3] != 0x20:
-            return
-        self.text = bytes(buffer)
-        code = int(buffer[last:last + 3])
-        buffer.clear()
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(code)
-        else:
-            self._codes.append(code)
+    keeps_text = True
 
 
 class OutOfTests(Exception):

@@ -38,7 +38,7 @@ from examtwist.teacherpages import (
 from examtwist.teacherreports import TeacherReports
 from examtwist.teachersignin import NO_MATCH, Refused, TeacherSignIn
 from examtwist.teachertables import csv_table
-from examtwist.web import _HEADERS, Templates
+from examtwist.web import _HEADERS, Templates, WithHeaders
 from examtwist.websession import ITeacher, StoredSessions, TeacherRequest, procurer
 from examtwist.webguard import GuardedSite, WebLimits, form_fields
 from examtwist.wire import format_address
@@ -298,26 +298,19 @@ def teacher_site(desk, throttle, reactor, limits: WebLimits, sign_ins: RateLimit
     return site
 
 
-class _TeacherResource(Resource):
+class _TeacherResource(WithHeaders):
     """
     The app's resource: the headers every answer carries (text/plain unless a page says HTML),
     and a POST's form, bounded by the site, in C{request.args} where Klein's forms read it.
     """
 
-    isLeaf = True
-
-    def __init__(self, inner: IResource) -> None:
-        super().__init__()
-        self._inner = inner
+    headers = {**_HEADERS, b"content-type": b"text/plain; charset=utf-8"}
 
     def render(self, request):
-        for name, value in _HEADERS.items():
-            request.setHeader(name, value)
-        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         if request.method == b"POST":
             fields = form_fields(request)
             token = fields.get(CSRF_FIELD, [b""])[0]
             if not token.isascii():
                 fields[CSRF_FIELD] = [b""]
             request.args = fields
-        return self._inner.render(request)
+        return super().render(request)

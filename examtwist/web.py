@@ -131,7 +131,7 @@ class StudentLookup:
         self._rendered = functools.lru_cache(maxsize=PAGES_KEPT)(self._render)
 
     def resource(self) -> IResource:
-        return _WithHeaders(self.app.resource())
+        return WithHeaders(self.app.resource())
 
     # Pages
 
@@ -308,16 +308,17 @@ def _detached(d: Deferred) -> Deferred:
     return waiter
 
 
-class _WithHeaders(Resource):
-    """The app's resource, with the headers every answer carries."""
+class WithHeaders(Resource):
+    """An app's resource, with the headers every answer carries (C{headers})."""
 
     isLeaf = True
+    headers = _HEADERS
 
     def __init__(self, inner: IResource) -> None:
         super().__init__()
         self._inner = inner
 
     def render(self, request):
-        for name, value in _HEADERS.items():
+        for name, value in self.headers.items():
             request.setHeader(name, value)
         return self._inner.render(request)
